@@ -1,0 +1,55 @@
+# Mailshot — `make run` to try it, `make test` to check it.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+UV := $(BIN)/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export PYTHONDONTWRITEBYTECODE := 1
+
+# The first Python >= 3.12 on this machine (PATH first, then pyenv's versions).
+FIND_PYTHON = for p in python3.12 python3.13 python3.14 python3 \
+	  $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] \
+	  /usr/bin/python3.1[2-9]; do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
+	  then command -v $$p; break; fi; done
+
+.PHONY: install run test lint format bench clean messages
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@PYTHON="$$($(FIND_PYTHON))"; \
+	if [ -z "$$PYTHON" ]; then echo "Mailshot needs Python 3.12 or newer; none was found (install python3.12 and retry)." >&2; exit 1; fi; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "Creating $(VENV) with $$PYTHON"; rm -rf $(VENV); "$$PYTHON" -m venv $(VENV); fi
+	@$(PY) -m pip install -q --disable-pip-version-check "uv>=0.9,<1"
+	@$(UV) sync -q --frozen --python $(PY)
+	@touch $@
+
+run: install
+	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_HTTPS=$${DJANGO_HTTPS:-0}; \
+	$(PY) manage.py migrate --noinput -v0 && \
+	$(PY) manage.py loaddata fixtures/*.json -v0 && \
+	$(PY) manage.py compilemessages -v0 --ignore=.venv 2>/dev/null; \
+	$(PY) manage.py rundev
+
+test: install
+	$(BIN)/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: install
+	$(PY) -m bench
+
+messages: install
+	$(PY) manage.py makemessages -l ru --ignore=.venv --ignore=var --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf var/cache var/mail

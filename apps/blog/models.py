@@ -1,0 +1,49 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import TimeStampedModel
+
+
+class PostQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(is_published=True, published_at__lte=timezone.now())
+
+
+class Post(TimeStampedModel):
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=220, unique=True, allow_unicode=False)
+    content = models.TextField(_("content"))
+    image = models.ImageField(_("image"), upload_to="blog/", blank=True)
+    views_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
+    published_at = models.DateTimeField(_("published at"), default=timezone.now)
+    is_published = models.BooleanField(_("published"), default=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="posts",
+        verbose_name=_("author"),
+    )
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
+        ordering = ["-published_at"]
+        indexes = [
+            # Public list: published posts, newest first.
+            models.Index(
+                fields=["is_published", "-published_at"], name="post_public_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("blog:detail", kwargs={"slug": self.slug})

@@ -1,0 +1,314 @@
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
+
+from apps.core.models import TimeStampedModel
+from apps.core.validators import validate_no_newlines
+
+
+def new_unsubscribe_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Client(TimeStampedModel):
+    """A recipient kept by one user."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="clients",
+        verbose_name=_("owner"),
+    )
+    email = models.EmailField(_("e-mail"), max_length=254)
+    full_name = models.CharField(
+        _("full name"), max_length=255, blank=True, validators=[validate_no_newlines]
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    is_unsubscribed = models.BooleanField(_("unsubscribed"), default=False)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # Opaque per-recipient token for the List-Unsubscribe link (reveals no id).
+    unsubscribe_token = models.CharField(
+        _("unsubscribe token"),
+        max_length=64,
+        unique=True,
+        default=new_unsubscribe_token,
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                "owner", Lower("email"), name="mailings_client_owner_email_ci_unique"
+            ),
+        ]
+        indexes = [
+            # The client list: one owner's clients ordered by e-mail.
+            models.Index(fields=["owner", "email"], name="client_owner_email_idx"),
+            # Home page: unique addresses across all mailings.
+            models.Index(Lower("email"), name="client_email_lower_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
+
+    def clean(self):
+        super().clean()
+        if self.email:
+            self.email = self.email.strip()
+            qs = Client.objects.filter(owner_id=self.owner_id, email__iexact=self.email)
+            if self.owner_id and qs.exclude(pk=self.pk).exists():
+                raise ValidationError(
+                    {"email": _("You already have a client with this e-mail.")}
+                )
+
+
+class Message(TimeStampedModel):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("owner"),
+    )
+    subject = models.CharField(
+        _("subject"), max_length=255, validators=[validate_no_newlines]
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "Plain text. {{ full_name }}, {{ email }}, {{ first_name }}, "
+            "{{ unsubscribe_url }} and {{ today }} are replaced for each recipient."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["owner", "-created_at"], name="message_owner_created_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Mailing(TimeStampedModel):
+    class Periodicity(models.TextChoices):
+        ONCE = "once", _("once")
+        DAILY = "daily", _("daily")
+        WEEKLY = "weekly", _("weekly")
+        MONTHLY = "monthly", _("monthly")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("created")
+        RUNNING = "running", _("running")
+        FINISHED = "finished", _("finished")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mailings",
+        verbose_name=_("owner"),
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.PROTECT,
+        related_name="mailings",
+        verbose_name=_("message"),
+    )
+    clients = models.ManyToManyField(
+        Client, related_name="mailings", verbose_name=_("clients")
+    )
+    start_at = models.DateTimeField(_("start"))
+    end_at = models.DateTimeField(_("end"))
+    periodicity = models.CharField(
+        _("periodicity"),
+        max_length=10,
+        choices=Periodicity.choices,
+        default=Periodicity.ONCE,
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.CREATED,
+        editable=False,
+    )
+    is_enabled = models.BooleanField(
+        _("enabled"),
+        default=True,
+        help_text=_("Managers switch a mailing off; a disabled mailing sends nothing."),
+    )
+    next_run_at = models.DateTimeField(
+        _("next run"), null=True, blank=True, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+        ordering = ["-start_at"]
+        permissions = [("toggle_mailing", _("Can disable and enable mailings"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_at__gt=models.F("start_at")),
+                name="mailings_mailing_end_after_start",
+            ),
+        ]
+        indexes = [
+            # The scheduler tick: enabled, unfinished mailings whose next run is due.
+            models.Index(
+                fields=["is_enabled", "status", "next_run_at"], name="mailing_due_idx"
+            ),
+            models.Index(fields=["owner", "-start_at"], name="mailing_owner_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.message.subject}" if self.pk else str(self.message)
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:mailings_mailing_change", args=[self.pk])
+
+    def clean(self):
+        super().clean()
+        if self.start_at and self.end_at and self.end_at <= self.start_at:
+            raise ValidationError({"end_at": _("The end must be after the start.")})
+        if self.message_id and self.owner_id:
+            if self.message.owner_id != self.owner_id:
+                raise ValidationError(
+                    {"message": _("Choose one of your own messages.")}
+                )
+
+
+class Attempt(models.Model):
+    """One run of a mailing (not one per recipient); its deliveries are the ledger."""
+
+    class Status(models.TextChoices):
+        SUCCESS = "success", _("success")
+        PARTIAL = "partial", _("partial")
+        FAILURE = "failure", _("failure")
+
+    mailing = models.ForeignKey(
+        Mailing,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        verbose_name=_("mailing"),
+    )
+    attempted_at = models.DateTimeField(_("attempted at"), db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Empty while the run is in progress.
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, blank=True, default=""
+    )
+    server_response = models.CharField(_("server response"), max_length=500, blank=True)
+    total_count = models.PositiveIntegerField(_("recipients"), default=0)
+    sent_count = models.PositiveIntegerField(_("sent"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    # Lease of the worker that runs it: another worker may resume after it expires.
+    lease_owner = models.CharField(_("worker"), max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        ordering = ["-attempted_at"]
+        indexes = [
+            models.Index(
+                fields=["mailing", "-attempted_at"], name="attempt_mailing_time_idx"
+            ),
+            # Resuming interrupted runs: unfinished attempts by lease expiry.
+            models.Index(
+                fields=["finished_at", "lease_expires_at"], name="attempt_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing} @ {self.attempted_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+
+class Delivery(models.Model):
+    """The per-recipient ledger of an attempt: claimed, then sent, failed or skipped."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("pending")
+        CLAIMED = "claimed", _("in progress")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped")
+
+    attempt = models.ForeignKey(
+        Attempt,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("attempt"),
+    )
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="deliveries",
+        verbose_name=_("client"),
+    )
+    email = models.EmailField(_("e-mail"), max_length=254)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING
+    )
+    server_response = models.CharField(_("server response"), max_length=500, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    claimed_by = models.CharField(_("worker"), max_length=100, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    processed_at = models.DateTimeField(_("time"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "client"], name="delivery_attempt_client_unique"
+            ),
+        ]
+        indexes = [
+            # Claiming the next batch of an attempt's unserved recipients.
+            models.Index(
+                fields=["attempt", "outcome"], name="delivery_attempt_outcome_idx"
+            ),
+            # Dashboard: deliveries per day.
+            models.Index(fields=["processed_at"], name="delivery_processed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.get_outcome_display()}"
+
+
+# Direct foreign-key object-permission tables (PITFALLS): fast, cleaned up on delete.
+class ClientUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Client, on_delete=models.CASCADE)
+
+
+class MessageUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Message, on_delete=models.CASCADE)
+
+
+class MailingUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Mailing, on_delete=models.CASCADE)
+
+
+class AttemptUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Attempt, on_delete=models.CASCADE)

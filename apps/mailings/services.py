@@ -1,0 +1,64 @@
+"""Writes for clients, messages and mailings. Every object gets its owner's object
+permissions here, in bulk where many are made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from guardian.shortcuts import assign_perm
+
+from apps.mailings.models import Attempt, Client, Mailing, Message
+from apps.users.roles import OWNER_PERMISSIONS
+
+
+def grant_owner_permissions(*, owner, objects: Iterable | object) -> None:
+    """Give `owner` the object permissions of OWNER_PERMISSIONS on `objects`.
+
+    A queryset or list is assigned in bulk (one INSERT per permission).
+    """
+    if isinstance(objects, list | tuple):
+        if not objects:
+            return
+        model = type(objects[0])
+        objects = model._default_manager.filter(pk__in=[o.pk for o in objects])
+    model = getattr(objects, "model", type(objects))
+    for codename in OWNER_PERMISSIONS[model._meta.model_name]:
+        assign_perm(f"{model._meta.app_label}.{codename}", owner, objects)
+
+
+@transaction.atomic
+def client_create(
+    *, owner, email: str, full_name: str = "", comment: str = ""
+) -> Client:
+    client = Client(
+        owner=owner, email=email.strip(), full_name=full_name, comment=comment
+    )
+    client.full_clean()
+    client.save()
+    grant_owner_permissions(owner=owner, objects=client)
+    return client
+
+
+@transaction.atomic
+def message_create(*, owner, subject: str, body: str) -> Message:
+    message = Message(owner=owner, subject=subject, body=body)
+    message.full_clean()
+    message.save()
+    grant_owner_permissions(owner=owner, objects=message)
+    return message
+
+
+def object_created(*, obj) -> None:
+    """Hook for objects saved by an admin form: give the owner their permissions."""
+    grant_owner_permissions(owner=obj.owner, objects=obj)
+
+
+def attempt_created(*, attempt: Attempt) -> None:
+    grant_owner_permissions(owner=attempt.mailing.owner, objects=attempt)
+
+
+def mailing_set_enabled(*, mailing: Mailing, enabled: bool) -> Mailing:
+    Mailing.objects.filter(pk=mailing.pk).update(is_enabled=enabled)
+    mailing.is_enabled = enabled
+    return mailing

@@ -1,0 +1,92 @@
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.validators import validate_no_newlines
+
+
+class UserManager(DjangoUserManager):
+    """Users are identified by e-mail; there is no username."""
+
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        email = self.normalize_email(email).strip().lower()
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("email_confirmed", True)
+        if not extra_fields["is_staff"] or not extra_fields["is_superuser"]:
+            raise ValueError("A superuser must have is_staff and is_superuser set.")
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    username = None
+    first_name = models.CharField(
+        _("first name"), max_length=150, blank=True, validators=[validate_no_newlines]
+    )
+    last_name = models.CharField(
+        _("last name"), max_length=150, blank=True, validators=[validate_no_newlines]
+    )
+    email = models.EmailField(_("e-mail address"), unique=True)
+    email_confirmed = models.BooleanField(
+        _("e-mail confirmed"),
+        default=False,
+        help_text=_("The person opened the confirmation link sent to this address."),
+    )
+    is_blocked = models.BooleanField(
+        _("blocked"),
+        default=False,
+        help_text=_("A blocked person cannot log in and their mailings are not sent."),
+    )
+    blocked_at = models.DateTimeField(_("blocked at"), null=True, blank=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["email"]
+        permissions = [("block_user", _("Can block and unblock users"))]
+        constraints = [
+            # Login is case-insensitive: two spellings of one address are one account.
+            models.UniqueConstraint(Lower("email"), name="users_user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self):
+        super().clean()
+        if self.email:
+            self.email = type(self).objects.normalize_email(self.email).strip().lower()
+
+    @property
+    def can_log_in(self) -> bool:
+        return (
+            self.is_active
+            and not self.is_blocked
+            and (self.email_confirmed or self.is_superuser)
+        )

@@ -1,0 +1,41 @@
+"""The three groups and their model permissions (SPEC §1).
+
+Users hold only "add" at model level; view/change/delete on their own objects come as
+object permissions (django-guardian) given when each object is created.
+"""
+
+USERS = "Users"
+MANAGERS = "Managers"
+EDITORS = "Content editors"
+
+GROUP_PERMISSIONS: dict[str, list[str]] = {
+    USERS: [
+        "mailings.add_client",
+        "mailings.add_message",
+        "mailings.add_mailing",
+    ],
+    MANAGERS: [
+        "mailings.view_client",
+        "mailings.view_message",
+        "mailings.view_mailing",
+        "mailings.view_attempt",
+        "mailings.view_delivery",
+        "mailings.toggle_mailing",
+        "users.view_user",
+        "users.block_user",
+    ],
+    EDITORS: [
+        "blog.add_post",
+        "blog.change_post",
+        "blog.delete_post",
+        "blog.view_post",
+    ],
+}
+
+# What the owner of each object gets on it, as object permissions.
+OWNER_PERMISSIONS: dict[str, list[str]] = {
+    "client": ["view_client", "change_client", "delete_client"],
+    "message": ["view_message", "change_message", "delete_message"],
+    "mailing": ["view_mailing", "change_mailing", "delete_mailing"],
+    "attempt": ["view_attempt"],
+}

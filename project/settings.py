@@ -1,0 +1,388 @@
+"""Mailshot settings: one module, driven by environment variables (SPEC §4, §10).
+
+With no environment set, the embedded profile is used: SQLite and a file cache under
+``var/`` and django-q2's ORM broker. ``DATABASE_URL`` and ``REDIS_URL`` switch to
+PostgreSQL and Redis.
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import environ
+from django.templatetags.static import static
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+VAR_DIR = Path(env.str("MAILSHOT_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# Under pytest: fast hashing, a synchronous queue, a private cache (see the end).
+TESTING = env.bool("MAILSHOT_TESTING", default="pytest" in sys.modules)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# An insecure key is only accepted while debugging or testing; production must set one.
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY",
+    default="django-insecure-mailshot-development-key-change-me"
+    if DEBUG or TESTING
+    else "",
+)
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set (set it, or DJANGO_DEBUG=1 for development)."
+    )
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
+
+# --- HTTPS ---
+HTTPS = env.bool("DJANGO_HTTPS", default=not (DEBUG or TESTING))
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # Unfold marks the few views it frames itself
+SESSION_COOKIE_HTTPONLY = True
+
+# --- Applications ---
+INSTALLED_APPS = [
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
+    # Unfold's guardian integration must come before guardian itself (PITFALLS).
+    "unfold.contrib.guardian",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "guardian",
+    "django_q",
+    "django_ckeditor_5",
+    "cachalot",
+    "import_export",
+    "axes",
+    "apps.core",
+    "apps.users",
+    "apps.mailings",
+    "apps.blog",
+    "apps.home",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Axes must be last: it inspects the response of the login views.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    # IMMEDIATE transactions and a busy timeout stop concurrent writers (web, cluster,
+    # commands) from losing enqueued tasks or failing with "database is locked".
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "mailshot.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA busy_timeout=20000;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ---
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str(
+                "MAILSHOT_CACHE_PREFIX",
+                # Each test process gets its own keys: its test database is its own.
+                default=f"mailshot-test-{os.getpid()}" if TESTING else "mailshot",
+            ),
+        }
+    }
+else:
+    # A file cache is shared by the web process, the cluster and commands on one host;
+    # locmem would keep serving stale rows after another process writes (PITFALLS).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env.str(
+                "MAILSHOT_CACHE_LOCATION",
+                default=tempfile.mkdtemp(prefix="mailshot-cache-")
+                if TESTING
+                else str(VAR_DIR / "cache"),
+            ),
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
+
+# django-cachalot caches the app's ORM queries; django-q2's tables are polled with now()
+# and would fill the cache with one key per poll (PITFALLS).
+CACHALOT_ENABLED = env.bool("CACHALOT_ENABLED", default=True)
+CACHALOT_TIMEOUT = 60 * 60 * 24
+CACHALOT_UNCACHABLE_APPS = ["django_q", "sessions", "axes", "admin"]
+CACHALOT_UNCACHABLE_TABLES = ["django_migrations"]
+
+# --- Task queue (django-q2) ---
+Q_CLUSTER = {
+    "name": "mailshot",
+    "workers": env.int("MAILSHOT_Q_WORKERS", default=2),
+    "recycle": 500,
+    # A run holds a 60 s lease and re-checks it between recipients; a task that runs
+    # longer than `timeout` is killed, and `retry` must exceed timeout so a task is
+    # never handed out twice (PITFALLS).
+    "timeout": env.int("MAILSHOT_Q_TIMEOUT", default=600),
+    "retry": env.int("MAILSHOT_Q_RETRY", default=720),
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "poll": 1,
+    "label": "Django Q2",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+if env.bool("MAILSHOT_Q_SYNC", default=TESTING):
+    Q_CLUSTER["sync"] = True
+
+# --- Authentication ---
+AUTH_USER_MODEL = "users.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "apps.users.backends.EmailBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # no "AnonymousUser" row in the user table (PITFALLS)
+GUARDIAN_USER_OBJ_PERMS_MODEL = "guardian.UserObjectPermission"
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"  # noqa: E501
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+MAILSHOT_CONFIRMATION_MAX_AGE_DAYS = env.int(
+    "MAILSHOT_CONFIRMATION_MAX_AGE_DAYS", default=3
+)
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+
+# django-axes: lock an account/address after repeated failed logins.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "users/lockout.html"
+AXES_VERBOSE = False
+
+# --- Internationalisation ---
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("ru", _("Russian"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media ---
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MAILSHOT_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not (DEBUG or TESTING)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Without collectstatic (development, tests) whitenoise serves from the finders.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- E-mail ---
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Django's default of None lets a silent server hang a worker forever (PITFALLS).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Mailshot <noreply@localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+MAILSHOT_MAIL_DIR = VAR_DIR / "mail"
+
+# --- Sending engine ---
+MAILSHOT_SEND_RATE = env.float("MAILSHOT_SEND_RATE", default=0)  # 0 = unlimited
+MAILSHOT_LEASE_SECONDS = env.int("MAILSHOT_LEASE_SECONDS", default=60)
+
+# --- CKEditor 5 ---
+CKEDITOR_5_FILE_UPLOAD_PERMISSION = "authenticated"  # narrowed to editors in apps.blog
+CKEDITOR_5_CUSTOM_CSS = "css/ckeditor-admin.css"
+CKEDITOR_5_MAX_FILE_SIZE = 5  # MB
+CKEDITOR_5_UPLOAD_FILE_TYPES = ["jpeg", "jpg", "png", "gif", "webp"]
+CKEDITOR_5_CONFIGS = {
+    "default": {
+        "toolbar": {
+            "items": [
+                "heading",
+                "|",
+                "bold",
+                "italic",
+                "link",
+                "bulletedList",
+                "numberedList",
+                "blockQuote",
+                "|",
+                "imageUpload",
+                "insertTable",
+                "|",
+                "undo",
+                "redo",
+            ],
+        },
+        "image": {
+            "toolbar": [
+                "imageTextAlternative",
+                "|",
+                "imageStyle:alignLeft",
+                "imageStyle:alignRight",
+                "imageStyle:alignCenter",
+            ]
+        },
+        "heading": {
+            "options": [
+                {
+                    "model": "paragraph",
+                    "title": "Paragraph",
+                    "class": "ck-heading_paragraph",
+                },
+                {
+                    "model": "heading2",
+                    "view": "h2",
+                    "title": "Heading 2",
+                    "class": "ck-heading_heading2",
+                },
+                {
+                    "model": "heading3",
+                    "view": "h3",
+                    "title": "Heading 3",
+                    "class": "ck-heading_heading3",
+                },
+            ]
+        },
+    },
+}
+
+# --- Unfold ---
+UNFOLD = {
+    "SITE_TITLE": _("Mailshot"),
+    "SITE_HEADER": _("Mailshot"),
+    "SITE_SYMBOL": "mail",
+    "SITE_URL": "/",
+    "SHOW_HISTORY": True,
+    "SHOW_LANGUAGES": True,
+    "DASHBOARD_CALLBACK": "apps.home.dashboard.dashboard_callback",
+    "STYLES": [lambda request: static("css/admin-extra.css")],
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": "apps.core.navigation.sidebar_navigation",
+    },
+}
+
+# --- Logging ---
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
+}
+
+# --- Tests ---
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
