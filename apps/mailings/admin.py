@@ -1,10 +1,10 @@
 from django import forms
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import OwnedModelAdmin
 from apps.mailings import selectors
-from apps.mailings.models import Attempt, Client, Mailing, Message
+from apps.mailings.admin_sending import MailingSendingMixin
+from apps.mailings.models import Client, Mailing, Message
 
 
 @admin.register(Client)
@@ -59,7 +59,7 @@ class MailingForm(forms.ModelForm):
 
 
 @admin.register(Mailing)
-class MailingAdmin(OwnedModelAdmin):
+class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
     form = MailingForm
     list_display = [
         "__str__",
@@ -87,35 +87,5 @@ class MailingAdmin(OwnedModelAdmin):
         return BoundOwnerForm
 
 
-@admin.register(Attempt)
-class AttemptAdmin(OwnedModelAdmin):
-    list_display = [
-        "mailing",
-        "attempted_at",
-        "status",
-        "sent_count",
-        "failed_count",
-        "skipped_count",
-        "server_response",
-    ]
-    list_filter = ["status"]
-    list_select_related = ["mailing__message"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        if obj is None:
-            return request.user.has_perm(
-                "mailings.view_attempt"
-            ) or request.user.has_perm("mailings.add_mailing")
-        return selectors.can(request.user, "view", obj)
-
-
-__all__ = ["_"]
+# Attempts and "send now" live beside the sending engine.
+from apps.mailings import admin_sending  # noqa: E402, F401

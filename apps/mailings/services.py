@@ -62,3 +62,12 @@ def mailing_set_enabled(*, mailing: Mailing, enabled: bool) -> Mailing:
     Mailing.objects.filter(pk=mailing.pk).update(is_enabled=enabled)
     mailing.is_enabled = enabled
     return mailing
+
+
+def mailing_send_now(*, mailing: Mailing) -> None:
+    """Queue a run of `mailing` once the current transaction commits (never inline)."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task("apps.mailings.tasks.run_mailing", mailing.pk)
+    )
