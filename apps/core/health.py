@@ -1,0 +1,84 @@
+"""Health of the pieces Mailshot needs: database, cache, broker and the cluster."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+HEARTBEAT_KEY = "mailshot:cluster-heartbeat"
+
+
+def record_heartbeat() -> None:
+    """Called by the cluster's scheduler tick: proof that schedules are running."""
+    cache.set(HEARTBEAT_KEY, timezone.now().isoformat(), timeout=None)
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        detail = check()
+        ok = True
+    except Exception as exc:  # noqa: BLE001 — any failure is the answer here
+        detail, ok = f"{type(exc).__name__}: {exc}"[:200], False
+    result = {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    if detail:
+        result["detail"] = detail
+    return result
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return connection.vendor
+
+
+def _cache() -> str:
+    key = "mailshot:health-probe"
+    cache.set(key, "1", timeout=30)
+    if cache.get(key) != "1":
+        raise RuntimeError("the value written was not read back")
+    return cache.__class__.__name__
+
+
+def _broker() -> str:
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    if not broker.ping():
+        raise RuntimeError("the broker did not answer")
+    return broker.info()
+
+
+def cluster_status() -> dict:
+    from django_q.status import Stat
+
+    clusters = Stat.get_all()
+    beat = cache.get(HEARTBEAT_KEY)
+    age = None
+    if beat:
+        age = round(
+            (timezone.now() - timezone.datetime.fromisoformat(beat)).total_seconds()
+        )
+    return {
+        "clusters_running": len(clusters),
+        "last_heartbeat": beat,
+        "heartbeat_age_seconds": age,
+    }
+
+
+def health() -> tuple[bool, dict]:
+    checks = {
+        "database": _timed(_database),
+        "cache": _timed(_cache),
+        "broker": _timed(_broker),
+    }
+    healthy = all(c["ok"] for c in checks.values())
+    try:
+        checks["cluster"] = cluster_status()
+    except Exception as exc:  # noqa: BLE001
+        checks["cluster"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+    return healthy, checks
