@@ -33,3 +33,19 @@ def test_healthz_answers_503_when_the_cache_fails(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["checks"]["cache"]["ok"] is False
     assert "cache down" in response.json()["checks"]["cache"]["detail"]
+
+
+def test_json_log_lines_carry_the_extra_fields():
+    import json
+    import logging
+
+    from apps.core.logging import JSONFormatter
+
+    record = logging.makeLogRecord(
+        {"name": "mailshot", "levelname": "INFO", "msg": "run %s", "args": (7,)}
+    )
+    record.mailing_id = 7
+    line = json.loads(JSONFormatter().format(record))
+    assert line["message"] == "run 7"
+    assert line["mailing_id"] == 7
+    assert line["level"] == "INFO"
