@@ -236,6 +236,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "users/lockout.html"
+# Renders that template with the admin theme's context (colours, styles).
+AXES_LOCKOUT_CALLABLE = "apps.users.views.lockout"
 AXES_VERBOSE = False
 
 # --- Internationalisation ---
@@ -357,6 +359,8 @@ UNFOLD = {
     "SITE_TITLE": _("Mailshot"),
     "SITE_HEADER": _("Mailshot"),
     "SITE_SYMBOL": "mail",
+    # Tells the right person why a login was refused (blocked, unconfirmed).
+    "LOGIN": {"form": "apps.users.forms.LoginForm"},
     "SITE_URL": "/",
     "SHOW_HISTORY": True,
     "SHOW_LANGUAGES": True,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.users.models import User
-from apps.users.roles import MANAGERS
+from apps.users.roles import MANAGERS, USERS
 
 
 def user_can_be_blocked_by(*, user: User, actor: User) -> bool:
@@ -38,3 +41,110 @@ def user_unblock(*, user: User, actor: User) -> User:
     User.objects.filter(pk=user.pk).update(is_blocked=False, blocked_at=None)
     user.is_blocked, user.blocked_at = False, None
     return user
+
+
+# --- Registration and confirmation ---------------------------------------------------
+
+
+def _queue_account_email(*, task: str, user_id: int, language: str | None) -> None:
+    """Queue an account mail once the surrounding transaction has committed."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(
+            f"apps.users.tasks.{task}", user_id, language, group="account-mail"
+        )
+    )
+
+
+def user_register(
+    *,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    language: str | None = None,
+) -> None:
+    """Register an address, or tell its owner they already have an account.
+
+    Returns nothing on purpose: the caller must answer the same either way, so that
+    registration does not reveal which addresses are taken. Both paths hash the
+    password, which keeps their timing alike.
+    """
+    email = User.objects.normalize_email(email).strip().lower()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email=email,
+                    password=password,
+                    first_name=first_name,
+                    last_name=last_name,
+                    is_staff=False,
+                    email_confirmed=False,
+                )
+        except IntegrityError:
+            # Registered a moment ago by a concurrent request.
+            existing = User.objects.get(email__iexact=email)
+        else:
+            _queue_account_email(
+                task="send_confirmation_email", user_id=user.pk, language=language
+            )
+            return
+    make_password(password)
+    _queue_account_email(
+        task="send_already_registered_email", user_id=existing.pk, language=language
+    )
+
+
+def user_resend_confirmation(*, email: str, language: str | None = None) -> None:
+    """Send a fresh link to an unconfirmed address; silently nothing otherwise."""
+    email = User.objects.normalize_email(email).strip().lower()
+    user = User.objects.filter(
+        email__iexact=email, email_confirmed=False, is_active=True
+    ).first()
+    if user is not None:
+        _queue_account_email(
+            task="send_confirmation_email", user_id=user.pk, language=language
+        )
+
+
+def user_request_password_reset(*, user: User, language: str | None = None) -> None:
+    _queue_account_email(
+        task="send_password_reset_email", user_id=user.pk, language=language
+    )
+
+
+@transaction.atomic
+def user_confirm_email(*, user: User) -> User:
+    """Mark the address confirmed and make the person a member of the Users group.
+
+    Confirmed people work in the admin, so they become staff; what they may see there
+    is decided by the group and their object permissions.
+    """
+    User.objects.filter(pk=user.pk).update(email_confirmed=True, is_staff=True)
+    user.email_confirmed, user.is_staff = True, True
+    user.groups.add(Group.objects.get(name=USERS))
+    return user
+
+
+def login_refusal_reason(*, email: str, password: str) -> str | None:
+    """Why a login with these credentials was refused, if the password was right.
+
+    Only someone who knows the password learns that the account is blocked or
+    unconfirmed; anyone else gets Django's usual "wrong e-mail or password". The
+    password is hashed whether or not the address exists, so the answer takes as
+    long either way.
+    """
+    user = User.objects.filter(email__iexact=(email or "").strip()).first()
+    if user is None:
+        make_password(password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    if user.is_blocked:
+        return "blocked"
+    if not user.email_confirmed and not user.is_superuser:
+        return "unconfirmed"
+    return None

@@ -1,0 +1,185 @@
+"""Account forms, styled like Unfold's login form."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from unfold.forms import AuthenticationForm as UnfoldAuthenticationForm
+from unfold.widgets import BASE_INPUT_CLASSES
+
+from apps.users import services
+from apps.users.models import User
+
+
+class UnfoldStyleMixin:
+    """Give every input the classes Unfold's own login form uses."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = " ".join(BASE_INPUT_CLASSES)
+
+
+class RegistrationForm(UnfoldStyleMixin, forms.Form):
+    """Deliberately no uniqueness check: the answer must not reveal taken addresses."""
+
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    first_name = forms.CharField(
+        label=_("First name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label=_("Last name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Enter the same password as before, for verification."),
+    )
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
+
+    def _clean_name(self, name: str) -> str:
+        value = self.cleaned_data.get(name, "")
+        if "\n" in value or "\r" in value:
+            raise ValidationError(_("A name must fit on one line."), code="newline")
+        return value
+
+    def clean_first_name(self) -> str:
+        return self._clean_name("first_name")
+
+    def clean_last_name(self) -> str:
+        return self._clean_name("last_name")
+
+    def clean(self):
+        cleaned = super().clean()
+        password1 = cleaned.get("password1")
+        password2 = cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error(
+                "password2",
+                ValidationError(
+                    _("The two passwords do not match."), code="password_mismatch"
+                ),
+            )
+        elif password1:
+            # Validate against the would-be account, so a password too like the
+            # address or the name is refused.
+            candidate = User(
+                email=cleaned.get("email", ""),
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(password1, candidate)
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+    def save(self) -> None:
+        services.user_register(
+            email=self.cleaned_data["email"],
+            password=self.cleaned_data["password1"],
+            first_name=self.cleaned_data["first_name"],
+            last_name=self.cleaned_data["last_name"],
+            language=get_language(),
+        )
+
+
+class ResendConfirmationForm(UnfoldStyleMixin, forms.Form):
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+    def save(self) -> None:
+        services.user_resend_confirmation(
+            email=self.cleaned_data["email"], language=get_language()
+        )
+
+
+class LoginForm(UnfoldAuthenticationForm):
+    """Unfold's admin login form, telling the right person why they were refused.
+
+    Someone who gave the right password for a blocked or an unconfirmed account learns
+    why they cannot log in (and how to get a new confirmation link); anybody else gets
+    the usual "wrong e-mail or password". While django-axes has the address locked
+    out, nothing is checked at all.
+    """
+
+    error_messages = {
+        **UnfoldAuthenticationForm.error_messages,
+        "blocked": _(
+            "This account has been blocked by a manager. Please contact support "
+            "if you think this is a mistake."
+        ),
+        "unconfirmed": _(
+            "Your e-mail address is not confirmed yet. Open the link we sent you, "
+            "or ask for a new one below."
+        ),
+    }
+
+    refusal: str | None = None
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            locked_out = getattr(self.request, "axes_locked_out", False)
+            if self.user_cache is None and not locked_out:
+                self.refusal = services.login_refusal_reason(
+                    email=self.cleaned_data.get("username") or "",
+                    password=self.cleaned_data.get("password") or "",
+                )
+                if self.refusal:
+                    raise ValidationError(
+                        self.error_messages[self.refusal], code=self.refusal
+                    ) from None
+            raise
+
+
+class PasswordResetForm(UnfoldStyleMixin, auth_forms.PasswordResetForm):
+    """Django's form, but the mail is built by apps.users.emails in a queued task."""
+
+    def get_users(self, email):
+        return (
+            user
+            for user in super().get_users(email)
+            if not user.is_blocked  # they could not log in with a new one either
+        )
+
+    def save(self, *args, **kwargs) -> None:
+        for user in self.get_users(self.cleaned_data["email"]):
+            services.user_request_password_reset(user=user, language=get_language())
+
+
+class SetPasswordForm(UnfoldStyleMixin, auth_forms.SetPasswordForm):
+    def save(self, commit: bool = True):
+        user = super().save(commit=commit)
+        if commit and not user.email_confirmed:
+            # The reset link reached the mailbox: that confirms the address as well,
+            # and the new password locks out whoever else may have registered it.
+            services.user_confirm_email(user=user)
+        return user

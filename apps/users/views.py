@@ -1,0 +1,184 @@
+"""Account pages: registration, e-mail confirmation, password reset, lockout.
+
+Every page is themed like Unfold's login page, so each view adds the admin site's
+context (colours, styles, site title) to its own.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, TemplateView
+
+from apps.users import forms, services
+from apps.users.models import User
+from apps.users.tokens import confirmation_token_generator
+
+LOGIN_BACKEND = "apps.users.backends.EmailBackend"
+
+
+class AdminThemeMixin:
+    """Add Unfold's site context so the page looks like the admin's login page."""
+
+    title = ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(admin.site.each_context(self.request))
+        context["title"] = self.title
+        return context
+
+
+@method_decorator(sensitive_post_parameters("password1", "password2"), name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class RegisterView(AdminThemeMixin, FormView):
+    """Template ``users/register.html``; context ``form``.
+
+    The same redirect follows whether the address was new or taken.
+    """
+
+    template_name = "users/register.html"
+    form_class = forms.RegistrationForm
+    success_url = reverse_lazy("users:register_done")
+    title = gettext_lazy("Create an account")
+
+    def form_valid(self, form):
+        form.save()
+        return super().form_valid(form)
+
+
+class RegisterDoneView(AdminThemeMixin, TemplateView):
+    """Template ``users/register_done.html``: "check your mailbox"."""
+
+    template_name = "users/register_done.html"
+    title = gettext_lazy("Check your mailbox")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        days = settings.MAILSHOT_CONFIRMATION_MAX_AGE_DAYS
+        context["confirmation_max_age_days"] = days
+        return context
+
+
+def _user_from_uidb64(uidb64: str) -> User | None:
+    try:
+        pk = urlsafe_base64_decode(uidb64).decode()
+        return User.objects.filter(pk=pk).first()
+    except (TypeError, ValueError, OverflowError, ValidationError):
+        return None
+
+
+@method_decorator(never_cache, name="dispatch")
+class ConfirmEmailView(AdminThemeMixin, TemplateView):
+    """GET shows ``users/confirm.html`` with a button; only the POST confirms.
+
+    Mail scanners follow links with GET, and must not use up the link. A bad, expired,
+    used or orphaned link shows ``users/confirm_invalid.html`` with status 400.
+    """
+
+    template_name = "users/confirm.html"
+    title = gettext_lazy("Confirm your e-mail address")
+
+    def dispatch(self, request, *args, **kwargs):
+        self.person = _user_from_uidb64(kwargs["uidb64"])
+        if not confirmation_token_generator.check_token(self.person, kwargs["token"]):
+            return self.invalid()
+        return super().dispatch(request, *args, **kwargs)
+
+    def invalid(self) -> HttpResponse:
+        self.template_name = "users/confirm_invalid.html"
+        self.title = gettext_lazy("This link no longer works")
+        return self.render_to_response(self.get_context_data(), status=400)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["person"] = self.person
+        return context
+
+    def post(self, request, *args, **kwargs):
+        user = services.user_confirm_email(user=self.person)
+        if not user.can_log_in:
+            messages.error(request, forms.LoginForm.error_messages["blocked"])
+            return redirect("admin:login")
+        login(request, user, backend=LOGIN_BACKEND)
+        messages.success(request, _("Your e-mail address is confirmed. Welcome!"))
+        return redirect("admin:index")
+
+
+@method_decorator(never_cache, name="dispatch")
+class ResendConfirmationView(AdminThemeMixin, FormView):
+    """Template ``users/resend.html``; the same answer for every address."""
+
+    template_name = "users/resend.html"
+    form_class = forms.ResendConfirmationForm
+    success_url = reverse_lazy("users:resend_done")
+    title = gettext_lazy("Get a new confirmation link")
+
+    def form_valid(self, form):
+        form.save()
+        return super().form_valid(form)
+
+
+class ResendDoneView(AdminThemeMixin, TemplateView):
+    template_name = "users/resend_done.html"
+    title = gettext_lazy("Check your mailbox")
+
+
+class PasswordResetView(AdminThemeMixin, auth_views.PasswordResetView):
+    template_name = "users/password_reset_form.html"
+    form_class = forms.PasswordResetForm
+    success_url = reverse_lazy("users:password_reset_done")
+    title = gettext_lazy("Reset your password")
+
+
+class PasswordResetDoneView(AdminThemeMixin, auth_views.PasswordResetDoneView):
+    template_name = "users/password_reset_done.html"
+    title = gettext_lazy("Check your mailbox")
+
+
+class PasswordResetConfirmView(AdminThemeMixin, auth_views.PasswordResetConfirmView):
+    template_name = "users/password_reset_confirm.html"
+    form_class = forms.SetPasswordForm
+    success_url = reverse_lazy("users:password_reset_complete")
+    title = gettext_lazy("Choose a new password")
+
+
+class PasswordResetCompleteView(AdminThemeMixin, auth_views.PasswordResetCompleteView):
+    template_name = "users/password_reset_complete.html"
+    title = gettext_lazy("Your password has been set")
+
+
+def lockout(
+    request: HttpRequest, original_response=None, credentials=None
+) -> HttpResponse:
+    """django-axes' lockout page (``AXES_LOCKOUT_CALLABLE``), in the admin's theme."""
+    from axes.helpers import get_cool_off, get_failure_limit
+
+    context = admin.site.each_context(request)
+    context.update(
+        {
+            "title": _("Too many failed attempts"),
+            "failure_limit": get_failure_limit(request, credentials),
+            "cooloff_minutes": int(get_cool_off(request).total_seconds() // 60)
+            if get_cool_off(request)
+            else None,
+        }
+    )
+    return render(
+        request,
+        settings.AXES_LOCKOUT_TEMPLATE,
+        context,
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )
