@@ -3,12 +3,15 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from apps.blog.views import image_upload
 from apps.core.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # Before the library's own route: uploads are for content editors only.
+    path("ckeditor5/image_upload/", image_upload, name="ck_editor_5_upload_file"),
     path("ckeditor5/", include("django_ckeditor_5.urls")),
     path("accounts/", include("apps.users.urls")),
     path("unsubscribe/", include("apps.mailings.urls")),

@@ -6,3 +6,6 @@ class BlogConfig(AppConfig):
     name = "apps.blog"
     label = "blog"
     verbose_name = _("Blog")
+
+    def ready(self) -> None:
+        from apps.blog import signals  # noqa: F401

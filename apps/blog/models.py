@@ -14,7 +14,13 @@ class PostQuerySet(models.QuerySet):
 
 class Post(TimeStampedModel):
     title = models.CharField(_("title"), max_length=200)
-    slug = models.SlugField(_("slug"), max_length=220, unique=True, allow_unicode=False)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=220,
+        unique=True,
+        blank=True,
+        help_text=_("Leave empty to make one from the title."),
+    )
     content = models.TextField(_("content"))
     image = models.ImageField(_("image"), upload_to="blog/", blank=True)
     views_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
@@ -44,6 +50,21 @@ class Post(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs):
+        from apps.blog import services
+
+        # Every write path (admin, shell, fixtures through save()) stores clean HTML.
+        self.content = services.post_content_sanitize(self.content)
+        if not self.slug:
+            self.slug = services.post_slug_generate(
+                title=self.title, exclude_pk=self.pk
+            )
+        super().save(*args, **kwargs)
+
+    @property
+    def is_public(self) -> bool:
+        return self.is_published and self.published_at <= timezone.now()
 
     def get_absolute_url(self) -> str:
         return reverse("blog:detail", kwargs={"slug": self.slug})

@@ -6,3 +6,6 @@ class HomeConfig(AppConfig):
     name = "apps.home"
     label = "home"
     verbose_name = _("Home page")
+
+    def ready(self) -> None:
+        from apps.home import signals  # noqa: F401

@@ -1,2 +1,8 @@
+from django.urls import path
+
+from apps.home import views
+
 app_name = "home"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+]

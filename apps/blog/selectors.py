@@ -1,0 +1,129 @@
+"""Reads for the public blog, served from the shared cache.
+
+What is cached is plain data (dicts of strings, numbers and datetimes), never HTML:
+pages are rendered per request, so each visitor gets their own CSRF token and language,
+and the cached data is the same for every language. Keys carry a version that any
+post save or delete replaces (signals.py), so every process sees a change at once.
+A post scheduled for later must appear on time: entries never outlive the next
+scheduled publication.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.cache import cache
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db.models import Min
+from django.http import Http404
+from django.utils import timezone
+from django.utils.html import strip_tags
+from django.utils.text import Truncator
+
+from apps.blog.models import Post
+from apps.blog.services import post_content_sanitize
+
+PAGE_SIZE = 9
+POOL_SIZE = 300  # the newest published posts the home page picks from
+CACHE_TTL = 60 * 60 * 24
+VERSION_KEY = "blog:version"
+
+
+def blog_version() -> int:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        # A fresh number (not 1) so entries left from before an eviction are orphaned.
+        version = time.time_ns()
+        cache.add(VERSION_KEY, version, None)
+        version = cache.get(VERSION_KEY, version)
+    return version
+
+
+def blog_cache_bump() -> None:
+    """Orphan every cached blog entry (list pages, details, the home pool)."""
+    cache.set(VERSION_KEY, time.time_ns(), None)
+
+
+def _timeout() -> int:
+    """Keep entries no longer than until the next scheduled publication."""
+    upcoming = Post.objects.filter(
+        is_published=True, published_at__gt=timezone.now()
+    ).aggregate(first=Min("published_at"))["first"]
+    if upcoming is None:
+        return CACHE_TTL
+    seconds = int((upcoming - timezone.now()).total_seconds()) + 1
+    return max(1, min(CACHE_TTL, seconds))
+
+
+def _excerpt(html: str, words: int = 30) -> str:
+    return Truncator(strip_tags(html).replace("\xa0", " ")).words(words, truncate="…")
+
+
+def _card(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.pk,
+        "title": post.title,
+        "slug": post.slug,
+        "url": post.get_absolute_url(),
+        "excerpt": _excerpt(post.content),
+        "image_url": post.image.url if post.image else "",
+        "published_at": post.published_at,
+        "views_count": post.views_count,
+    }
+
+
+def post_page(*, page: str | int | None) -> dict[str, Any]:
+    """One page of the public list: {"posts", "number", "num_pages", ...}."""
+    try:
+        number = int(page or 1)
+    except (TypeError, ValueError):
+        raise Http404("Invalid page") from None
+    key = f"blog:{blog_version()}:list:{number}"
+    data = cache.get(key)
+    if data is None:
+        paginator = Paginator(Post.objects.published(), PAGE_SIZE)
+        try:
+            page_obj = paginator.page(number)
+        except (EmptyPage, PageNotAnInteger):
+            if number != 1:
+                raise Http404("No such page") from None
+            page_obj = None  # an empty blog still has a first page
+        cards = [_card(post) for post in page_obj.object_list] if page_obj else []
+        data = {
+            "posts": cards,
+            "number": number,
+            "num_pages": paginator.num_pages if page_obj else 1,
+        }
+        cache.set(key, data, _timeout())
+    return data
+
+
+def post_public(*, slug: str) -> dict[str, Any]:
+    """A published post as data, or Http404 (hidden and missing posts look alike)."""
+    key = f"blog:{blog_version()}:post:{slug}"
+    data = cache.get(key)
+    if data is None:
+        post = Post.objects.published().filter(slug=slug).first()
+        if post is None:
+            raise Http404("No such post")
+        data = {
+            **_card(post),
+            # Sanitised on save already; again here for rows written around save().
+            "content": post_content_sanitize(post.content),
+            "description": _excerpt(post.content, 40),
+            "updated_at": post.updated_at,
+        }
+        cache.set(key, data, _timeout())
+    return data
+
+
+def post_pool() -> list[dict[str, Any]]:
+    """The cached pool the home page draws its random posts from."""
+    key = f"blog:{blog_version()}:pool"
+    pool = cache.get(key)
+    if pool is None:
+        posts = Post.objects.published()[:POOL_SIZE]
+        pool = [_card(post) for post in posts]
+        cache.set(key, pool, _timeout())
+    return pool

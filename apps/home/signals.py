@@ -1,0 +1,19 @@
+"""Mailing and client changes drop the cached home statistics."""
+
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
+
+from apps.home.selectors import home_statistics_forget
+from apps.mailings.models import Client, Mailing
+
+
+@receiver(post_save, sender=Mailing, dispatch_uid="home_mailing_saved")
+@receiver(post_delete, sender=Mailing, dispatch_uid="home_mailing_deleted")
+@receiver(post_save, sender=Client, dispatch_uid="home_client_saved")
+@receiver(post_delete, sender=Client, dispatch_uid="home_client_deleted")
+@receiver(m2m_changed, sender=Mailing.clients.through, dispatch_uid="home_m2m")
+def mailing_data_changed(sender, **kwargs) -> None:
+    home_statistics_forget()
+    # Again after commit: a reader in between may have cached the old numbers.
+    transaction.on_commit(home_statistics_forget)
