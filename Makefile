@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 run: install
 	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_HTTPS=$${DJANGO_HTTPS:-0}; \
 	$(PY) manage.py migrate --noinput -v0 && \
-	$(PY) manage.py loaddata fixtures/*.json -v0 && \
+	MEDIA="$${MAILSHOT_MEDIA_ROOT:-$${MAILSHOT_VAR_DIR:-var}/media}" && mkdir -p "$$MEDIA" && cp -R fixtures/media/. "$$MEDIA/" && $(PY) manage.py loaddata fixtures/*.json -v0 && \
 	$(PY) manage.py compilemessages -v0 --ignore=.venv 2>/dev/null; \
 	$(PY) manage.py rundev
 
@@ -45,7 +45,8 @@ format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 bench: install
-	$(PY) -m bench
+	@$(UV) sync -q --frozen --group bench --python $(PY)
+	$(PY) -m bench $(BENCH_ARGS)
 
 messages: install
 	$(PY) manage.py makemessages -l ru --ignore=.venv --ignore=var --no-obsolete

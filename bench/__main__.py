@@ -1,0 +1,255 @@
+"""`make bench`: Mailshot's speed and memory, each figure a ratio measured in one run.
+
+    python -m bench [--only send,memory] [--n 10000] [--write-docs]
+
+Every workload runs in its own process against a counting SMTP sink in another process
+(bench/sink.py). Results are printed as one table and saved to var/bench/latest.md;
+--write-docs also refreshes the table in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+@dataclass
+class Row:
+    name: str
+    value: str
+    target: str
+    ok: bool | None
+    note: str = ""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(  # noqa: S603
+            [PY, "-m", "bench.sink", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=30)
+        return int(out.strip().splitlines()[-1])
+
+
+def env(**extra) -> dict:
+    e = dict(os.environ)
+    e.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        MAILSHOT_TESTING="0",
+        DJANGO_DEBUG="0",
+        DJANGO_HTTPS="0",
+        DJANGO_SECRET_KEY=e.get("DJANGO_SECRET_KEY", "bench-" + "x" * 50),
+        MAILSHOT_Q_SYNC="1",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+def run(workload: str, n: int, **extra) -> tuple[dict, int]:
+    """Run one workload in a child; return its JSON result and peak RSS in MB."""
+    log = ROOT / "var" / "bench" / f"{workload}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(  # noqa: S603
+            [PY, "-m", "bench.workloads", workload, str(n)],
+            cwd=ROOT,
+            env=env(**extra),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"bench: workload {workload} failed (exit {proc.returncode}), see {log}"
+        )
+    result = json.loads(out.strip().splitlines()[-1])
+    return result, usage.ru_maxrss // 1024
+
+
+def fresh_database() -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        import psycopg2
+
+        name = os.environ.get("BENCH_DB_NAME", "mailshot_bench")
+        conn = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(ROOT / "var" / "bench" / f"bench.sqlite3{suffix}").unlink(
+                missing_ok=True
+            )
+    subprocess.run(  # noqa: S603
+        [PY, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env(),
+        check=True,
+    )
+
+
+def measured(workload: str, n: int, **extra) -> tuple[float, int, dict]:
+    sink = Sink()
+    try:
+        result, rss = run(workload, n, BENCH_SMTP_PORT=sink.port, **extra)
+    finally:
+        received = sink.stop()
+    if received < n:
+        raise SystemExit(f"bench: {workload} delivered {received} of {n} messages")
+    return n / result["seconds"], rss, result
+
+
+def bench_send(n: int, rows: list[Row]) -> None:
+    rates = {}
+    for name in ("bare_smtplib", "django_send_mail", "post_office", "django_mailer"):
+        rates[name], _, _ = measured(name, n)
+        print(f"  {name}: {rates[name]:.0f} msg/s", file=sys.stderr)
+    seeded, _ = run("seed_mailing", n)
+    rates["mailshot"], rss, result = measured(
+        "mailshot_send", n, BENCH_MAILING_ID=seeded["mailing_id"]
+    )
+    print(f"  mailshot: {rates['mailshot']:.0f} msg/s ({result})", file=sys.stderr)
+    bare = rates["bare_smtplib"]
+    best = max(rates["post_office"], rates["django_mailer"], rates["django_send_mail"])
+    for name, label in (
+        ("bare_smtplib", "bare smtplib loop, one connection"),
+        ("django_send_mail", "Django send_mail, a connection each"),
+        ("post_office", "django-post_office send_queued_mail"),
+        ("django_mailer", "django-mailer send_mail"),
+    ):
+        rows.append(
+            Row(
+                f"send {n:,}: {label}",
+                f"{rates[name]:,.0f} msg/s ({rates[name] / bare:.2f}× bare)",
+                "",
+                None,
+            )
+        )
+    rows.append(
+        Row(
+            f"send {n:,}: Mailshot send_mailing",
+            f"{rates['mailshot']:,.0f} msg/s ({rates['mailshot'] / bare:.2f}× bare)",
+            f"> best other ({best / bare:.2f}× bare)",
+            rates["mailshot"] > best,
+        )
+    )
+
+
+def bench_memory(n_small: int, n_large: int, rows: list[Row]) -> None:
+    peaks = {}
+    for n in (n_small, n_large):
+        seeded, _ = run("seed_mailing", n)
+        _, peaks[n], _ = measured(
+            "mailshot_send", n, BENCH_MAILING_ID=seeded["mailing_id"]
+        )
+        print(f"  peak RSS at {n}: {peaks[n]} MB", file=sys.stderr)
+    growth = peaks[n_large] / peaks[n_small] - 1
+    rows.append(
+        Row(
+            f"send_mailing peak RSS {n_small:,} → {n_large:,}",
+            f"{peaks[n_small]} → {peaks[n_large]} MB ({growth:+.0%})",
+            "≤ +10 % and < 120 MB",
+            growth <= 0.10 and peaks[n_large] < 120,
+        )
+    )
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| benchmark | measured | target | met |", "|---|---|---|---|"]
+    for r in rows:
+        met = "" if r.ok is None else ("yes" if r.ok else "**no**")
+        lines.append(f"| {r.name} | {r.value} | {r.target} | {met} |")
+    return "\n".join(lines)
+
+
+def header() -> str:
+    commit = subprocess.run(  # noqa: S603
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    db = (
+        "PostgreSQL"
+        if os.environ.get("DATABASE_URL", "").startswith("postgres")
+        else "SQLite"
+    )
+    return (
+        f"Machine: {platform.node()} ({os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}), database {db}; "
+        f"date {datetime.date.today()}; commit {commit}."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", default="send,memory")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    started = time.monotonic()
+    fresh_database()
+    rows: list[Row] = []
+    if "send" in only:
+        bench_send(args.n, rows)
+    if "memory" in only:
+        bench_memory(args.n, args.large, rows)
+    for extra in sorted(only - {"send", "memory"}):
+        module = __import__(f"bench.{extra}", fromlist=["run"])
+        module.run(rows, env=env, run=run, n=args.n, large=args.large)
+    text = f"{header()}\n\n{table(rows)}\n"
+    print(text)
+    print(f"(took {time.monotonic() - started:.0f} s)", file=sys.stderr)
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.md").write_text(text)
+    if args.write_docs:
+        doc = ROOT / "docs" / "benchmarks.md"
+        marker = "<!-- bench-table -->"
+        content = doc.read_text()
+        head, _, rest = content.partition(marker)
+        _, _, tail = rest.partition(marker)
+        doc.write_text(f"{head}{marker}\n{text}{marker}{tail}")
+    if any(r.ok is False for r in rows):
+        print("bench: some targets were not met (see the table)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

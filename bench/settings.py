@@ -1,0 +1,26 @@
+"""Benchmark settings: the production settings plus the mail queues we compare with.
+
+The database is its own (PostgreSQL `mailshot_bench` when DATABASE_URL points at one,
+else a SQLite file under var/bench/), so a benchmark never touches real data.
+"""
+
+import os
+
+from project.settings import *  # noqa: F403
+from project.settings import DATABASES, INSTALLED_APPS, VAR_DIR
+
+INSTALLED_APPS = [*INSTALLED_APPS, "post_office", "mailer"]
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["NAME"] = os.environ.get("BENCH_DB_NAME", "mailshot_bench")
+else:
+    (VAR_DIR / "bench").mkdir(exist_ok=True)
+    DATABASES["default"]["NAME"] = VAR_DIR / "bench" / "bench.sqlite3"
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = "127.0.0.1"
+EMAIL_PORT = int(os.environ.get("BENCH_SMTP_PORT", "1025"))
+EMAIL_USE_TLS = EMAIL_USE_SSL = False
+EMAIL_HOST_USER = EMAIL_HOST_PASSWORD = ""
+POST_OFFICE = {"DEFAULT_PRIORITY": "medium", "MESSAGE_ID_ENABLED": True}
+MAILER_EMAIL_BACKEND = EMAIL_BACKEND
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,134 @@
+"""One measured workload per process: `python -m bench.workloads NAME N`.
+
+Prints one JSON line: {"seconds": wall time of the measured part, ...}. Run with
+DJANGO_SETTINGS_MODULE=bench.settings and BENCH_SMTP_PORT pointing at bench.sink.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import sys
+import time
+from email.message import EmailMessage
+
+SENDER = "bench@example.com"
+BODY = (
+    "Hello {name},\n\nThis is the monthly news.\n" + "Lorem ipsum dolor sit amet. " * 20
+)
+
+
+def recipients(n: int):
+    return (f"r{i}@example.org" for i in range(n))
+
+
+def bare_smtplib(n: int) -> dict:
+    """The wire's speed: one connection, one message per recipient, no bookkeeping."""
+    port = int(os.environ["BENCH_SMTP_PORT"])
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        for rcpt in recipients(n):
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = SENDER, rcpt, "News"
+            msg.set_content(BODY.format(name=rcpt))
+            smtp.send_message(msg)
+    return {"seconds": time.perf_counter() - started}
+
+
+def _django():
+    import django
+
+    django.setup()
+
+
+def django_send_mail(n: int) -> dict:
+    """Naive Django: send_mail per message, a new connection each time."""
+    _django()
+    from django.core.mail import send_mail
+
+    started = time.perf_counter()
+    for rcpt in recipients(n):
+        send_mail("News", BODY.format(name=rcpt), SENDER, [rcpt])
+    return {"seconds": time.perf_counter() - started}
+
+
+def post_office(n: int) -> dict:
+    _django()
+    from django.core.management import call_command
+    from post_office import mail
+    from post_office.models import Email
+
+    Email.objects.all().delete()
+    for rcpt in recipients(n):
+        mail.send(rcpt, SENDER, subject="News", message=BODY.format(name=rcpt))
+    started = time.perf_counter()
+    call_command("send_queued_mail", verbosity=0)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "sent": Email.objects.filter(status=0).count()}
+
+
+def django_mailer(n: int) -> dict:
+    _django()
+    from django.core.management import call_command
+    from mailer import send_mail
+    from mailer.models import Message
+
+    Message.objects.all().delete()
+    for rcpt in recipients(n):
+        send_mail("News", BODY.format(name=rcpt), SENDER, [rcpt])
+    started = time.perf_counter()
+    call_command("send_mail", verbosity=0)
+    return {"seconds": time.perf_counter() - started}
+
+
+def seed_mailing(n: int) -> dict:
+    """A user with n clients and a mailing to all of them (starts later: no send)."""
+    _django()
+    from bench.seed import seed_mailing as seed
+
+    started = time.perf_counter()
+    mailing_id = seed(n)
+    return {"seconds": time.perf_counter() - started, "mailing_id": mailing_id}
+
+
+def mailshot_send(n: int) -> dict:
+    """Mailshot's own run: `send_mailing ID` with all its bookkeeping."""
+    _django()
+    from django.core.management import call_command
+
+    mailing_id = int(os.environ["BENCH_MAILING_ID"])
+    started = time.perf_counter()
+    try:
+        call_command("send_mailing", str(mailing_id), verbosity=0)
+    except SystemExit as exc:  # a non-zero exit is still a measured run
+        status = exc.code
+    else:
+        status = 0
+    seconds = time.perf_counter() - started
+    from apps.mailings.models import Attempt
+
+    attempt = Attempt.objects.filter(mailing_id=mailing_id).latest("attempted_at")
+    return {
+        "seconds": seconds,
+        "exit": status,
+        "sent": attempt.sent_count,
+        "failed": attempt.failed_count,
+    }
+
+
+WORKLOADS = {
+    f.__name__: f
+    for f in (
+        bare_smtplib,
+        django_send_mail,
+        post_office,
+        django_mailer,
+        seed_mailing,
+        mailshot_send,
+    )
+}
+
+if __name__ == "__main__":
+    name, n = sys.argv[1], int(sys.argv[2])
+    print(json.dumps(WORKLOADS[name](n)), flush=True)
