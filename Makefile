@@ -14,7 +14,7 @@ FIND_PYTHON = for p in python3.12 python3.13 python3.14 python3 \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
 	  then command -v $$p; break; fi; done
 
-.PHONY: install run test lint format bench clean messages
+.PHONY: install run test lint format bench clean messages prod-check
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,9 @@ lint: install
 
 format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+prod-check: install
+	$(PY) deploy/prod_check.py
 
 bench: install
 	@$(UV) sync -q --frozen --group bench --python $(PY)
