@@ -294,7 +294,17 @@ MAILSHOT_MAIL_DIR = VAR_DIR / "mail"
 
 # --- Sending engine ---
 MAILSHOT_SEND_RATE = env.float("MAILSHOT_SEND_RATE", default=0)  # 0 = unlimited
-MAILSHOT_LEASE_SECONDS = env.int("MAILSHOT_LEASE_SECONDS", default=60)
+MAILSHOT_LEASE_SECONDS = env.int("MAILSHOT_LEASE_SECONDS", default=60)  # at most 60
+# Temporary SMTP trouble (4xx, timeouts, dropped connections) is retried this many
+# times per recipient, waiting BACKOFF, 2×BACKOFF, … seconds, before the run stops
+# and leaves the rest pending for the next tick.
+MAILSHOT_SMTP_RETRIES = env.int("MAILSHOT_SMTP_RETRIES", default=3)
+MAILSHOT_SMTP_BACKOFF = env.float("MAILSHOT_SMTP_BACKOFF", default=1.0)
+MAILSHOT_BATCH_SIZE = env.int("MAILSHOT_BATCH_SIZE", default=100)  # claimed at once
+# A recipient the server keeps deferring is marked failed after this many runs tried it.
+MAILSHOT_MAX_TRIES_PER_RECIPIENT = env.int(
+    "MAILSHOT_MAX_TRIES_PER_RECIPIENT", default=5
+)
 
 # --- CKEditor 5 ---
 CKEDITOR_5_FILE_UPLOAD_PERMISSION = "authenticated"  # narrowed to editors in apps.blog

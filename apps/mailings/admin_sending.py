@@ -1,14 +1,203 @@
 """Admin pieces of the sending engine: attempts, their deliveries, "send now"."""
 
-from django.contrib import admin
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import TabularInline
+from unfold.decorators import action, display
 
 from apps.core.admin import OwnedModelAdmin
-from apps.mailings import selectors
-from apps.mailings.models import Attempt
+from apps.mailings import selectors, services
+from apps.mailings.models import Attempt, Delivery, Mailing
+
+
+class _ReadOnlyInline(TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # `obj` is the parent, which the parent admin already let this person see.
+        return (
+            obj is None
+            or selectors.can(request.user, "view", obj)
+            or (selectors.can(request.user, "change", obj))
+        )
+
+
+class AttemptInline(_ReadOnlyInline):
+    """The runs of a mailing, newest first, on the mailing's page."""
+
+    model = Attempt
+    verbose_name_plural = _("runs")
+    fields = [
+        "attempt_link",
+        "status",
+        "sent_count",
+        "failed_count",
+        "skipped_count",
+        "total_count",
+        "server_response",
+    ]
+    readonly_fields = fields
+    ordering = ["-attempted_at"]
+    per_page = 10
+
+    @display(description=_("attempted at"))
+    def attempt_link(self, obj: Attempt) -> str:
+        url = reverse("admin:mailings_attempt_change", args=[obj.pk])
+        when = date_format(timezone.localtime(obj.attempted_at), "DATETIME_FORMAT")
+        return format_html('<a href="{}">{}</a>', url, when)
+
+
+class DeliveryInline(_ReadOnlyInline):
+    """The per-recipient ledger of an attempt, with each server reply."""
+
+    model = Delivery
+    fields = [
+        "email",
+        "outcome",
+        "server_response",
+        "message_id",
+        "tries",
+        "processed_at",
+    ]
+    readonly_fields = fields
+    ordering = ["pk"]
+    per_page = 50
 
 
 class MailingSendingMixin:
-    """Mixed into MailingAdmin: the "send now" action and the attempts inline."""
+    """Mixed into MailingAdmin (first in its bases): "send now" and the runs inline.
+
+    "Send now" is added to whatever ``actions_detail`` / ``actions_row`` MailingAdmin
+    declares, so both lists combine. Unfold's action links are plain GETs: the link
+    opens a confirmation page and only its POST (with CSRF) queues the run.
+    """
+
+    send_now_action = "send_now"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for attr in ("actions_detail", "actions_row"):
+            names = list(getattr(self, attr, None) or [])
+            if self.send_now_action not in names:
+                setattr(self, attr, [*names, self.send_now_action])
+
+    def get_inlines(self, request, obj):
+        inlines = list(super().get_inlines(request, obj))
+        if obj is not None and AttemptInline not in inlines:
+            inlines.append(AttemptInline)
+        return inlines
+
+    def _sendable_mailing(self, request: HttpRequest, object_id) -> Mailing:
+        mailing = self.get_queryset(request).filter(pk=object_id).first()
+        if mailing is None:
+            raise Http404(gettext("No such mailing."))
+        if not selectors.can(request.user, "change", mailing):
+            raise PermissionDenied
+        return mailing
+
+    def has_send_now_permission(self, request: HttpRequest, object_id=None) -> bool:
+        """Owners (and superusers) send; managers, who only view, do not."""
+        if object_id is None:
+            return request.user.has_perm("mailings.add_mailing")
+        mailing = self.get_queryset(request).filter(pk=object_id).first()
+        return mailing is not None and selectors.can(request.user, "change", mailing)
+
+    @action(
+        description=_("Send now"),
+        url_path="send-now",
+        permissions=["send_now"],
+        icon="send",
+    )
+    def send_now(self, request: HttpRequest, object_id) -> HttpResponse:
+        mailing = self._sendable_mailing(request, object_id)
+        change_url = reverse("admin:mailings_mailing_change", args=[mailing.pk])
+        problem = ""
+        if not mailing.is_enabled:
+            problem = gettext("This mailing is disabled; it cannot be sent.")
+        elif mailing.owner.is_blocked:
+            problem = gettext("The owner is blocked; the mailing cannot be sent.")
+        if request.method == "POST":
+            if problem:
+                messages.error(request, problem)
+            else:
+                services.mailing_send_now(mailing=mailing)
+                messages.success(
+                    request,
+                    gettext(
+                        "The mailing is queued and starts in a few seconds; "
+                        "its run appears below."
+                    ),
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Send this mailing now?"),
+            "mailing": mailing,
+            "recipients": mailing.clients.count(),
+            "problem": problem,
+            "cancel_url": change_url,
+        }
+        return TemplateResponse(
+            request, "mailings/admin/send_now_confirm.html", context
+        )
+
+
+class AttemptStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*Attempt.Status.choices, ("open", _("in progress"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "open":
+            return queryset.filter(finished_at__isnull=True)
+        if value in Attempt.Status.values:
+            return queryset.filter(status=value)
+        return queryset
+
+
+class VisibleMailingFilter(admin.SimpleListFilter):
+    """Only the mailings this person may see are offered (no one else's names)."""
+
+    title = _("mailing")
+    parameter_name = "mailing"
+
+    def lookups(self, request, model_admin):
+        mailings = (
+            selectors.visible_mailings(request.user)
+            .select_related("message")
+            .order_by("-start_at")[:200]
+        )
+        return [(str(m.pk), str(m)) for m in mailings]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(mailing_id=int(self.value()))
+        return queryset
 
 
 @admin.register(Attempt)
@@ -16,14 +205,40 @@ class AttemptAdmin(OwnedModelAdmin):
     list_display = [
         "mailing",
         "attempted_at",
-        "status",
+        "status_label",
         "sent_count",
         "failed_count",
         "skipped_count",
+        "total_count",
         "server_response",
     ]
-    list_filter = ["status"]
+    list_filter = [
+        AttemptStatusFilter,
+        ("attempted_at", admin.DateFieldListFilter),
+        VisibleMailingFilter,
+    ]
     list_select_related = ["mailing__message"]
+    date_hierarchy = None
+    fields = [
+        "mailing",
+        "attempted_at",
+        "finished_at",
+        "status",
+        "server_response",
+        "total_count",
+        "sent_count",
+        "failed_count",
+        "skipped_count",
+        "lease_owner",
+        "lease_expires_at",
+    ]
+    readonly_fields = fields
+    inlines = [DeliveryInline]
+    show_full_result_count = False
+
+    @display(description=_("status"), label=True)
+    def status_label(self, obj: Attempt) -> str:
+        return obj.get_status_display() if obj.status else gettext("in progress")
 
     def has_add_permission(self, request):
         return False

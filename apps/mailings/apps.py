@@ -6,3 +6,8 @@ class MailingsConfig(AppConfig):
     name = "apps.mailings"
     label = "mailings"
     verbose_name = _("Mailings")
+
+    def ready(self) -> None:
+        from apps.mailings import signals
+
+        signals.connect(self)

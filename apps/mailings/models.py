@@ -223,6 +223,15 @@ class Attempt(models.Model):
         verbose_name = _("attempt")
         verbose_name_plural = _("attempts")
         ordering = ["-attempted_at"]
+        constraints = [
+            # At most one unfinished run per mailing: two workers starting the same
+            # mailing at once cannot open two attempts (the loser resumes the winner's).
+            models.UniqueConstraint(
+                fields=["mailing"],
+                condition=models.Q(finished_at__isnull=True),
+                name="attempt_one_open_per_mailing",
+            ),
+        ]
         indexes = [
             models.Index(
                 fields=["mailing", "-attempted_at"], name="attempt_mailing_time_idx"

@@ -61,6 +61,9 @@ def attempt_created(*, attempt: Attempt) -> None:
 def mailing_set_enabled(*, mailing: Mailing, enabled: bool) -> Mailing:
     Mailing.objects.filter(pk=mailing.pk).update(is_enabled=enabled)
     mailing.is_enabled = enabled
+    if enabled:
+        # Re-enabled inside its window: the run starts now (in the background).
+        mailing_plan_next_run(mailing=mailing)
     return mailing
 
 
@@ -71,3 +74,52 @@ def mailing_send_now(*, mailing: Mailing) -> None:
     transaction.on_commit(
         lambda: async_task("apps.mailings.tasks.run_mailing", mailing.pk)
     )
+
+
+def mailing_plan_next_run(*, mailing: Mailing) -> None:
+    """After a mailing is created, edited or re-enabled: plan its next run.
+
+    A mailing that has not run yet starts at ``start_at``. If that time has come
+    (inside the window) a run is queued once the transaction commits — never sent
+    inside the request; otherwise a one-off schedule starts it at ``start_at``.
+    """
+    from django.utils import timezone
+
+    from apps.mailings import sending
+
+    if mailing.status == Mailing.Status.CREATED and mailing.next_run_at != (
+        mailing.start_at
+    ):
+        Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.CREATED).update(
+            next_run_at=mailing.start_at
+        )
+        mailing.next_run_at = mailing.start_at
+    when = mailing.next_run_at
+    if (
+        when is None
+        or not mailing.is_enabled
+        or mailing.status == Mailing.Status.FINISHED
+        or when >= mailing.end_at
+    ):
+        return
+    mailing_id = mailing.pk
+    if when <= timezone.now():
+        from django_q.tasks import async_task
+
+        transaction.on_commit(
+            lambda: async_task("apps.mailings.tasks.run_due_mailing", mailing_id)
+        )
+    else:
+        transaction.on_commit(lambda: sending.schedule_mailing_start(mailing_id, when))
+
+
+def client_unsubscribe(*, client: Client) -> Client:
+    """The recipient asked to receive nothing more from this sender (idempotent)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    Client.objects.filter(pk=client.pk, is_unsubscribed=False).update(
+        is_unsubscribed=True, unsubscribed_at=now, updated_at=now
+    )
+    client.refresh_from_db(fields=["is_unsubscribed", "unsubscribed_at"])
+    return client

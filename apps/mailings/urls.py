@@ -1,2 +1,8 @@
+from django.urls import path
+
+from apps.mailings import views
+
 app_name = "mailings"
-urlpatterns: list = []
+urlpatterns = [
+    path("<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

@@ -1,0 +1,37 @@
+"""Public pages of mailings: the unsubscribe link of every message."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from apps.mailings import services
+from apps.mailings.models import Client
+
+
+# CSRF is exempt on purpose: RFC 8058 one-click unsubscribe is a POST sent by the
+# recipient's mail provider, without cookies or a CSRF token. The opaque per-recipient
+# token in the URL is the only credential, and unsubscribing is harmless to repeat.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation page (mail scanners follow links, so GET changes
+    nothing); POST unsubscribes.
+
+    Template: ``mailings/unsubscribe.html``; context: ``client``, ``done``.
+    """
+    client = get_object_or_404(Client, unsubscribe_token=token)
+    done = client.is_unsubscribed
+    if request.method == "POST":
+        client = services.client_unsubscribe(client=client)
+        done = True
+    response = render(
+        request,
+        "mailings/unsubscribe.html",
+        {"client": client, "done": done, "token": token},
+    )
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
