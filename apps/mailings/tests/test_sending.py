@@ -161,8 +161,8 @@ def test_send_rate_spaces_messages(sink, make_mailing):
 
 def test_queries_grow_by_a_small_constant_per_recipient(sink, make_mailing, settings):
     """Measured: 2 queries per recipient (the mailing/owner re-check and the outcome
-    UPDATE), about 6 per batch of claimed recipients, and about 35 to open and close a run
-    (most of them savepoints and the owner's permission on the attempt)."""
+    UPDATE), about 6 per batch of claimed recipients, and about 35 to open and close
+    a run (most of them savepoints and the owner's permission on the attempt)."""
     settings.MAILSHOT_BATCH_SIZE = 10
     counts = {}
     for n in (10, 40):
