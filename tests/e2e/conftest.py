@@ -1,0 +1,121 @@
+"""Browser journeys: Debian's chromium driven by Playwright against ``live_server``.
+
+Fixtures here: ``browser`` (one chromium per session), ``page`` (a fresh context and
+page per test, with a screenshot helper) and ``site`` (the live server, with mail
+links pointing at it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.db.models.signals import post_migrate
+
+from apps.core.smtpsink import Received
+
+# Playwright's sync API runs an event loop in this thread, which makes Django's ORM
+# refuse to run in the test code ("async unsafe"); the test code never is async.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("MAILSHOT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def _restore_groups(sender, using: str = "default", **kwargs) -> None:
+    """Put back the groups the data migration made after a transactional flush.
+
+    ``live_server`` needs transactional tests, which empty every table afterwards;
+    content types and permissions come back through ``post_migrate``, but the groups
+    came from a data migration and would stay missing for the tests that follow.
+    """
+    if sender.label != "users":
+        return
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.users import roles
+
+    for label in ("users", "mailings", "blog"):
+        create_permissions(apps.get_app_config(label), verbosity=0, using=using)
+    for name, dotted in roles.GROUP_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        for perm in dotted:
+            app_label, codename = perm.split(".")
+            group.permissions.add(
+                Permission.objects.using(using).get(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+
+
+post_migrate.connect(_restore_groups, dispatch_uid="e2e-restore-groups")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page, request) -> Callable[[str], Path]:
+    """screenshot(name) -> path of a PNG under tests/e2e/artifacts/."""
+
+    def _shot(name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shot
+
+
+@pytest.fixture
+def site(live_server, settings, transactional_db):
+    """The live server, with the links in mail pointing at it."""
+    settings.SITE_URL = live_server.url
+    return live_server
+
+
+@pytest.fixture
+def wait_for_mail(smtp_sink) -> Callable[..., Received]:
+    """wait_for_mail(to) -> the first message the sink received for that address."""
+
+    def _wait(to: str, timeout: float = 15) -> Received:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for received in smtp_sink.messages:
+                if to in received.envelope_to:
+                    return received
+            time.sleep(0.1)
+        raise AssertionError(f"no mail for {to} within {timeout} s")
+
+    return _wait
