@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -46,10 +47,20 @@ def user_unblock(*, user: User, actor: User) -> User:
 # --- Registration and confirmation ---------------------------------------------------
 
 
+# Seconds between two account mails of one kind to one account.
+ACCOUNT_MAIL_INTERVAL = 60
+
+
 def _queue_account_email(*, task: str, user_id: int, language: str | None) -> None:
-    """Queue an account mail once the surrounding transaction has committed."""
+    """Queue an account mail once the surrounding transaction has committed.
+
+    One mail of each kind per account per minute: the registration, re-send and
+    password-reset forms must not become a way to flood someone's mailbox.
+    """
     from django_q.tasks import async_task
 
+    if not cache.add(f"users:account-mail:{task}:{user_id}", 1, ACCOUNT_MAIL_INTERVAL):
+        return
     transaction.on_commit(
         lambda: async_task(
             f"apps.users.tasks.{task}", user_id, language, group="account-mail"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from apps.core.smtpsink import Received
@@ -27,6 +28,15 @@ def link_to(received: Received, fragment: str) -> str:
 
 def path_of(url: str) -> str:
     return re.sub(r"^https?://[^/]+", "", url)
+
+
+@pytest.fixture(autouse=True)
+def _forget_recent_account_mail():
+    """Account mail is limited per account and minute (in the cache); ids repeat
+    between tests, so each test starts with a clean slate."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

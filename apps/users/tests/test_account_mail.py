@@ -1,9 +1,12 @@
 """Account mail goes out from a queued task that retries temporary failures."""
 
+import datetime as dt
 import smtplib
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
+from django.test import Client
 
 from apps.core.smtpsink import SinkHandler, free_port
 from apps.users import tasks
@@ -113,3 +116,19 @@ def test_account_mail_has_a_text_and_an_html_part(pending, smtp_sink):
     html = message.get_body(preferencelist=("html",)).get_content()
     assert "<a href=" in html
     assert message["Auto-Submitted"] == "auto-generated"
+
+
+def test_one_account_gets_at_most_one_mail_of_a_kind_a_minute(
+    pending, post_and_commit, smtp_sink
+):
+    start = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    resend = "/accounts/confirm/resend/"
+    with time_machine.travel(start, tick=False):
+        post_and_commit(Client(), resend, {"email": "pending@example.com"})
+        post_and_commit(Client(), resend, {"email": "pending@example.com"})
+    assert len(smtp_sink.messages) == 1
+
+    with time_machine.travel(start + dt.timedelta(seconds=61), tick=False):
+        response = post_and_commit(Client(), resend, {"email": "pending@example.com"})
+    assert response.status_code == 302
+    assert len(smtp_sink.messages) == 2
