@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 Outcome = Delivery.Outcome
 REPLY_LIMIT = 500
+# This many recipients deferred (4xx) one after another mean the server defers all.
+DEFERRALS_BEFORE_BREAKING = 3
 
 
 # --- settings -------------------------------------------------------------------
@@ -83,7 +85,11 @@ def decode_reply(code: int, reply: bytes | str) -> str:
 
 
 class ServerUnavailable(Exception):
-    """The mail server could not be reached or kept refusing for now (not a 5xx)."""
+    """The mail server could not be reached, timed out or answered garbage."""
+
+
+class Deferred(Exception):
+    """The server answered, but kept deferring this recipient (4xx) for now."""
 
 
 class _Temporary(Exception):
@@ -102,7 +108,10 @@ class _Permanent(Exception):
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code > 0:
         return decode_reply(exc.smtp_code, exc.smtp_error)
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError | socket.timeout) or (
+        # smtplib reports a read timeout as a disconnection.
+        isinstance(exc, smtplib.SMTPServerDisconnected) and "timed out" in str(exc)
+    ):
         return short(_("The mail server did not answer in time."))
     if isinstance(exc, ConnectionRefusedError):
         return short(_("The mail server refused the connection."))
@@ -210,9 +219,13 @@ class SMTPSession:
         return decode_reply(code, reply)
 
     def send(self, sender: str, recipient: str, data: bytes) -> tuple[str, str]:
-        """(outcome, reply) for one recipient; raises ServerUnavailable when the
-        server could not take it after the bounded retries."""
+        """(outcome, reply) for one recipient after bounded retries.
+
+        Raises Deferred when a live server kept answering 4xx for this recipient,
+        ServerUnavailable when it could not be reached or talked to.
+        """
         last = ""
+        deferred = False
         for try_number in range(self.retries + 1):
             if try_number:
                 self.sleep(self.backoff * 2 ** (try_number - 1))
@@ -223,6 +236,7 @@ class SMTPSession:
                 return Outcome.FAILED, exc.reply
             except _Temporary as exc:
                 last = exc.reply
+                deferred = not exc.drop
                 self._drop() if exc.drop else self._reset()
             except smtplib.SMTPRecipientsRefused as exc:  # pragma: no cover (sendmail)
                 last = _describe(exc)
@@ -233,10 +247,14 @@ class SMTPSession:
                     self._reset()
                     return Outcome.FAILED, _describe(exc)
                 last = _describe(exc)
+                deferred = False
                 self._drop()
             except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
                 last = _describe(exc)
+                deferred = False
                 self._drop()
+        if deferred:
+            raise Deferred(last)
         raise ServerUnavailable(last)
 
 
@@ -272,6 +290,7 @@ class RunResult:
     skipped: int = 0
     pending: int = 0
     server_response: str = ""
+    out_of_time: bool = False  # stopped by its time budget; the rest is pending
 
     @property
     def ok(self) -> bool:
@@ -465,7 +484,9 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def claim_batch(attempt_id: int, worker: str, size: int) -> list[Delivery]:
+def claim_batch(
+    attempt_id: int, worker: str, size: int, *, after: int = 0
+) -> list[Delivery]:
     """Claim up to `size` unserved recipients of the attempt for `worker`.
 
     The UPDATE's condition is re-checked by the database row by row, so two
@@ -473,7 +494,9 @@ def claim_batch(attempt_id: int, worker: str, size: int) -> list[Delivery]:
     also row-locked with SKIP LOCKED so they do not queue behind each other.
     """
     now = timezone.now()
-    candidates = Delivery.objects.filter(attempt_id=attempt_id).filter(_claimable(now))
+    candidates = Delivery.objects.filter(attempt_id=attempt_id, pk__gt=after).filter(
+        _claimable(now)
+    )
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
@@ -484,7 +507,6 @@ def claim_batch(attempt_id: int, worker: str, size: int) -> list[Delivery]:
             outcome=Outcome.CLAIMED,
             claimed_by=worker,
             claimed_until=now + timedelta(seconds=lease_seconds()),
-            tries=F("tries") + 1,
         )
     return list(
         Delivery.objects.filter(
@@ -501,6 +523,20 @@ def _record(delivery: Delivery, worker: str, outcome: str, reply: str) -> None:
         server_response=short(reply),
         message_id=delivery.message_id,
         processed_at=timezone.now(),
+        tries=F("tries") + (1 if delivery.message_id else 0),
+    )
+
+
+def _defer(delivery: Delivery, worker: str, reply: str) -> None:
+    """Back to pending for a later run, one try counted."""
+    Delivery.objects.filter(
+        pk=delivery.pk, outcome=Outcome.CLAIMED, claimed_by=worker
+    ).update(
+        outcome=Outcome.PENDING,
+        claimed_by="",
+        claimed_until=None,
+        server_response=short(reply),
+        tries=F("tries") + 1,
     )
 
 
@@ -657,15 +693,19 @@ def run_attempt(
         started = time.monotonic()
         renewed = started
         breaker = stop = last_reply = ""
+        out_of_time = False
+        cursor = 0  # recipients deferred in this run wait for the next one
+        deferred_in_a_row = 0
         try:
             while not (breaker or stop):
-                batch = claim_batch(attempt_id, worker, batch_size())
+                batch = claim_batch(attempt_id, worker, batch_size(), after=cursor)
                 if not batch:
                     break
                 clients = Client.objects.in_bulk(
                     [d.client_id for d in batch if d.client_id]
                 )
                 for delivery in batch:
+                    cursor = delivery.pk
                     if time.monotonic() - renewed > lease_seconds() / 3:
                         if not renew_lease(attempt_id, worker):
                             stop = _("Another worker took over this attempt.")
@@ -701,15 +741,26 @@ def run_attempt(
                             )
                         except ServerUnavailable as exc:
                             breaker = str(exc) or _("no reply")
-                            if delivery.tries >= _max_tries():
-                                # Refused for now on every try: give up on this one.
-                                _record(delivery, worker, Outcome.FAILED, breaker)
                             break
-                        last_reply = reply
+                        except Deferred as exc:
+                            deferred_in_a_row += 1
+                            if delivery.tries + 1 < _max_tries():
+                                _defer(delivery, worker, str(exc))
+                                if deferred_in_a_row >= DEFERRALS_BEFORE_BREAKING:
+                                    # It defers everyone: stop instead of hammering.
+                                    breaker = str(exc)
+                                    break
+                                continue
+                            # Deferred on every run so far: give up on this one.
+                            outcome, reply = Outcome.FAILED, str(exc)
+                        else:
+                            deferred_in_a_row = 0
+                            last_reply = reply
                     _record(delivery, worker, outcome, reply)
                     if progress:
                         progress(outcome)
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    out_of_time = True
                     break
         finally:
             session.close()
@@ -718,6 +769,7 @@ def run_attempt(
                 attempt_id, breaker=breaker, stop=stop, last_reply=last_reply
             )
             release_lease(attempt_id, worker)
+        result.out_of_time = out_of_time and not result.finished
         if breaker:
             log.warning("Attempt %s stopped: %s", attempt_id, result.server_response)
         return result

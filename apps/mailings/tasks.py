@@ -22,7 +22,7 @@ def _cluster_rate() -> float:
 
 
 def _continue_if_unfinished(result: sending.RunResult | None) -> None:
-    if result and not result.finished and not result.status and result.pending:
+    if result and result.out_of_time:
         from django_q.tasks import async_task
 
         async_task("apps.mailings.tasks.resume_attempt", result.attempt_id)
