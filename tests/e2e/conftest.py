@@ -101,7 +101,11 @@ def screenshot(page, request) -> Callable[[str], Path]:
 @pytest.fixture
 def site(live_server, settings, transactional_db):
     """The live server, with the links in mail pointing at it."""
+    from django.core.cache import cache
+
     settings.SITE_URL = live_server.url
+    # Ids repeat after a flush; forget the per-account mail limits of earlier tests.
+    cache.clear()
     return live_server
 
 
