@@ -68,6 +68,7 @@ def env(**extra) -> dict:
         DJANGO_SECRET_KEY=e.get("DJANGO_SECRET_KEY", "bench-" + "x" * 50),
         MAILSHOT_Q_SYNC="1",
         LOG_LEVEL="WARNING",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         PYTHONPATH=str(ROOT),
     )
     e.update({k: str(v) for k, v in extra.items()})

@@ -69,3 +69,62 @@ def seed_mailing(n: int) -> int:
     grant_owner_permissions(owner=user, objects=message)
     grant_owner_permissions(owner=user, objects=mailing)
     return mailing.id
+
+
+@transaction.atomic
+def seed_admin_scale(n: int) -> int:
+    """One user with n clients, n/100 (≥ 100) mailings, n attempts and deliveries."""
+    from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
+    from apps.mailings.services import grant_owner_permissions
+
+    user = bench_user(f"scale{n}@example.com")
+    seed_clients(user, n)
+    message = Message.objects.create(owner=user, subject="Scale", body="Hello")
+    grant_owner_permissions(owner=user, objects=message)
+    now = timezone.now()
+    mailings = Mailing.objects.bulk_create(
+        Mailing(
+            owner=user,
+            message=message,
+            start_at=now + timedelta(days=1),
+            end_at=now + timedelta(days=30),
+        )
+        # At least a full page (100) so both sizes render the same number of rows.
+        for _ in range(max(100, n // 100))
+    )
+    grant_owner_permissions(owner=user, objects=Mailing.objects.filter(owner=user))
+    client_ids = list(
+        Client.objects.filter(owner=user).values_list("id", flat=True)[: len(mailings)]
+    )
+    through = Mailing.clients.through
+    through.objects.bulk_create(
+        through(mailing_id=m.id, client_id=c)
+        for m, c in zip(mailings, client_ids, strict=False)
+    )
+    for start in range(0, n, BATCH):
+        attempts = Attempt.objects.bulk_create(
+            Attempt(
+                mailing=mailings[i % len(mailings)],
+                attempted_at=now - timedelta(minutes=i),
+                finished_at=now - timedelta(minutes=i),
+                status="success",
+                server_response="250 OK",
+                total_count=1,
+                sent_count=1,
+            )
+            for i in range(start, min(n, start + BATCH))
+        )
+        Delivery.objects.bulk_create(
+            Delivery(
+                attempt=a,
+                email="r@example.org",
+                outcome="sent",
+                server_response="250 OK",
+                processed_at=a.attempted_at,
+            )
+            for a in attempts
+        )
+    grant_owner_permissions(
+        owner=user, objects=Attempt.objects.filter(mailing__owner=user)
+    )
+    return user.id

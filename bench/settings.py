@@ -24,3 +24,9 @@ POST_OFFICE = {"DEFAULT_PRIORITY": "medium", "MESSAGE_ID_ENABLED": True}
 MAILER_EMAIL_BACKEND = EMAIL_BACKEND
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# No collectstatic for benchmarks: plain static storage (page rendering is measured, not
+# static file serving).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

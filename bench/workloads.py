@@ -117,6 +117,49 @@ def mailshot_send(n: int) -> dict:
     }
 
 
+def admin_pages(n: int) -> dict:
+    """Median time and query count of the admin pages a user with n clients opens."""
+    _django()
+    import statistics
+
+    from django.db import connection
+    from django.test import Client as HttpClient
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.users.models import User
+    from bench.seed import seed_admin_scale
+
+    user = User.objects.get(pk=seed_admin_scale(n))
+    http = HttpClient()
+    http.force_login(user, backend="apps.users.backends.EmailBackend")
+    pages = {
+        "client list": "/admin/mailings/client/",
+        "client search": "/admin/mailings/client/?q=r99",
+        "mailing form": "/admin/mailings/mailing/add/",
+        "mailing list": "/admin/mailings/mailing/",
+        "attempt list": "/admin/mailings/attempt/",
+        "dashboard": "/admin/",
+        "clients autocomplete": "/admin/autocomplete/?app_label=mailings"
+        "&model_name=mailing&field_name=clients&term=r12",
+    }
+    result = {}
+    for name, url in pages.items():
+        http.get(url)  # warm: templates, cachalot
+        times = []
+        for _ in range(5):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = http.get(url)
+                times.append(time.perf_counter() - started)
+            assert response.status_code == 200, (url, response.status_code)
+        result[name] = {
+            "seconds": statistics.median(times),
+            "queries": len(queries),
+            "bytes": len(response.content),
+        }
+    return {"seconds": 0, "pages": result}
+
+
 WORKLOADS = {
     f.__name__: f
     for f in (
@@ -126,6 +169,7 @@ WORKLOADS = {
         django_mailer,
         seed_mailing,
         mailshot_send,
+        admin_pages,
     )
 }
 
