@@ -45,15 +45,22 @@ def blog_cache_bump() -> None:
     cache.set(VERSION_KEY, time.time_ns(), None)
 
 
-def _timeout() -> int:
-    """Keep entries no longer than until the next scheduled publication."""
+def _cache_get(key: str) -> Any:
+    entry = cache.get(key)
+    if entry is None:
+        return None
+    valid_until, data = entry
+    if valid_until is not None and timezone.now() >= valid_until:
+        return None  # a scheduled post has come out since
+    return data
+
+
+def _cache_set(key: str, data: Any) -> None:
+    """Store ``data`` until the next scheduled publication (checked on read)."""
     upcoming = Post.objects.filter(
         is_published=True, published_at__gt=timezone.now()
     ).aggregate(first=Min("published_at"))["first"]
-    if upcoming is None:
-        return CACHE_TTL
-    seconds = int((upcoming - timezone.now()).total_seconds()) + 1
-    return max(1, min(CACHE_TTL, seconds))
+    cache.set(key, (upcoming, data), CACHE_TTL)
 
 
 def _excerpt(html: str, words: int = 30) -> str:
@@ -80,7 +87,7 @@ def post_page(*, page: str | int | None) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise Http404("Invalid page") from None
     key = f"blog:{blog_version()}:list:{number}"
-    data = cache.get(key)
+    data = _cache_get(key)
     if data is None:
         paginator = Paginator(Post.objects.published(), PAGE_SIZE)
         try:
@@ -95,14 +102,14 @@ def post_page(*, page: str | int | None) -> dict[str, Any]:
             "number": number,
             "num_pages": paginator.num_pages if page_obj else 1,
         }
-        cache.set(key, data, _timeout())
+        _cache_set(key, data)
     return data
 
 
 def post_public(*, slug: str) -> dict[str, Any]:
     """A published post as data, or Http404 (hidden and missing posts look alike)."""
     key = f"blog:{blog_version()}:post:{slug}"
-    data = cache.get(key)
+    data = _cache_get(key)
     if data is None:
         post = Post.objects.published().filter(slug=slug).first()
         if post is None:
@@ -114,16 +121,16 @@ def post_public(*, slug: str) -> dict[str, Any]:
             "description": _excerpt(post.content, 40),
             "updated_at": post.updated_at,
         }
-        cache.set(key, data, _timeout())
+        _cache_set(key, data)
     return data
 
 
 def post_pool() -> list[dict[str, Any]]:
     """The cached pool the home page draws its random posts from."""
     key = f"blog:{blog_version()}:pool"
-    pool = cache.get(key)
+    pool = _cache_get(key)
     if pool is None:
         posts = Post.objects.published()[:POOL_SIZE]
         pool = [_card(post) for post in posts]
-        cache.set(key, pool, _timeout())
+        _cache_set(key, pool)
     return pool
