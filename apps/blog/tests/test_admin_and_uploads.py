@@ -130,3 +130,54 @@ def test_upload_is_csrf_protected(editor):
     http.force_login(editor, backend="apps.users.backends.EmailBackend")
     upload = SimpleUploadedFile("a.png", image_bytes(), "image/png")
     assert http.post(UPLOAD_URL, {"upload": upload}).status_code == 403
+
+
+def post_form(**extra):
+    return {
+        "title": "With a cover",
+        "slug": "",
+        "content": "<p>Body</p>",
+        "is_published": "on",
+        "published_at_0": "2026-01-01",
+        "published_at_1": "10:00:00",
+        **extra,
+    }
+
+
+def test_a_cover_image_is_accepted_from_the_admin(editor, login, media_root):
+    cover = SimpleUploadedFile("cover.png", image_bytes("PNG"), "image/png")
+    response = login(editor).post(
+        reverse("admin:blog_post_add"), post_form(image=cover)
+    )
+    assert response.status_code == 302
+    assert Post.objects.get().image.name.startswith("blog/")
+
+
+def test_a_cover_image_in_another_format_is_refused(editor, login, media_root):
+    cover = SimpleUploadedFile("cover.bmp", image_bytes("BMP"), "image/bmp")
+    response = login(editor).post(
+        reverse("admin:blog_post_add"), post_form(image=cover)
+    )
+    assert response.status_code == 200
+    assert "Upload a JPEG, PNG, GIF or WebP image." in response.content.decode()
+    assert not Post.objects.exists()
+
+
+def test_the_editor_page_loads_the_styles_for_light_and_dark_mode(editor, login):
+    from django.contrib.staticfiles import finders
+
+    body = login(editor).get(reverse("admin:blog_post_add")).content.decode()
+    assert "/static/css/ckeditor-admin.css" in body
+    assert 'data-upload-url="/ckeditor5/image_upload/"' in body
+    css = open(finders.find("css/ckeditor-admin.css")).read()
+    assert "html.dark {" in css and "--ck-color-base-background" in css
+    assert ".ck-content ul { list-style: disc" in css
+    assert ".ck-content h2 {" in css
+
+
+def test_the_upload_url_is_served_by_the_editor_only_view():
+    from django.urls import resolve
+
+    from apps.blog.views import image_upload
+
+    assert resolve(UPLOAD_URL).func is image_upload

@@ -153,3 +153,11 @@ def test_dashboard_query_count_does_not_grow_with_data(persona, request, login):
         run_with(more, sent=3, failed=2)
         run_with(more, sent=2, failed=0, when=timezone.now() - timedelta(days=3))
     assert count_queries() == few
+
+
+def test_a_superuser_sees_every_section(superuser, two_users, login):
+    PostFactory()
+    data, body = dashboard(login(superuser))
+    assert data["mailings_total"] == 3
+    assert "newest_users" in data and data["posts"]["total"] == 1
+    assert "Bob&#x27;s secret newsletter" in body
