@@ -19,6 +19,30 @@ from apps.mailings.models import Mailing
 from tests.factories import ClientFactory, MailingFactory, MessageFactory
 
 
+@pytest.fixture(autouse=True)
+def _groups_survive_flushes(request):
+    """Transactional tests flush the database, and with it the groups the data
+    migration made; put them back before the personas need them."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.users.roles import GROUP_PERMISSIONS
+
+    for name, perms in GROUP_PERMISSIONS.items():
+        group, created = Group.objects.get_or_create(name=name)
+        if created:
+            for dotted in perms:
+                app_label, codename = dotted.split(".")
+                group.permissions.add(
+                    Permission.objects.get(
+                        content_type__app_label=app_label, codename=codename
+                    )
+                )
+
+
 @pytest.fixture
 def fast_retries(settings):
     """Small timeouts and back-offs so resilience tests take a fraction of a second."""
