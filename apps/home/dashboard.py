@@ -22,13 +22,11 @@ def dashboard_callback(request, context: dict) -> dict:
                         "label": _("Sent"),
                         "data": [row["sent"] for row in stats["per_day"]],
                         "backgroundColor": "var(--color-primary-600)",
-                        "stack": "deliveries",
                     },
                     {
                         "label": _("Failed"),
                         "data": [row["failed"] for row in stats["per_day"]],
                         "backgroundColor": "var(--color-primary-300)",
-                        "stack": "deliveries",
                         "displayYAxis": True,
                     },
                 ],
