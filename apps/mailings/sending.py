@@ -1,5 +1,9 @@
 """The sending engine: runs of mailings, their per-recipient ledger, and SMTP.
 
+The engine reads around django-cachalot (``cachalot_disabled``): claims and leases
+must see the database as it is now; its writes still invalidate the cache for the
+web pages.
+
 One run of a mailing is one ``Attempt`` with one ``Delivery`` row per recipient.
 
 * Who runs an attempt is decided by a *lease* on the attempt row, taken and renewed
@@ -377,6 +381,7 @@ def _open_or_create(*, mailing: Mailing, worker: str, now: datetime) -> Attempt 
         return open_attempt(mailing.pk)
 
 
+@cachalot_disabled()
 def start_due_run(
     mailing_id: int, *, worker: str, now: datetime | None = None
 ) -> Attempt | None:
@@ -409,6 +414,7 @@ def start_due_run(
     return attempt
 
 
+@cachalot_disabled()
 def start_manual_run(
     mailing_id: int, *, worker: str, now: datetime | None = None
 ) -> Attempt:
@@ -861,6 +867,7 @@ class TickResult:
         }
 
 
+@cachalot_disabled()
 def tick(
     *,
     run: Callable[[str, int], None] | None = None,
@@ -873,9 +880,8 @@ def tick(
     stop the rest.
     """
     now = now or timezone.now()
-    with cachalot_disabled():
-        due = due_mailing_ids(now)
-        resumable = resumable_attempt_ids(now)
+    due = due_mailing_ids(now)
+    resumable = resumable_attempt_ids(now)
     resumed_mailings = set(
         Attempt.objects.filter(pk__in=resumable).values_list("mailing_id", flat=True)
     )
