@@ -858,8 +858,8 @@ class TickResult:
 
     def summary(self) -> str:
         return _(
-            "%(started)d mailings due, %(resumed)d interrupted runs resumed, "
-            "%(finished)d mailings finished."
+            "Due mailings: %(started)d; interrupted runs resumed: %(resumed)d; "
+            "mailings finished: %(finished)d."
         ) % {
             "started": len(self.started),
             "resumed": len(self.resumed),
