@@ -35,8 +35,19 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "blog/post_detail.html",
-        {"post": post, "canonical_url": settings.SITE_URL + post["url"]},
+        {
+            "post": post,
+            "canonical_url": settings.SITE_URL + post["url"],
+            "image_absolute_url": _absolute(post["image_url"]),
+        },
     )
+
+
+def _absolute(url: str) -> str:
+    """Sharing tags need absolute URLs; SITE_URL, not the request's Host header."""
+    if not url or url.startswith(("http://", "https://")):
+        return url
+    return settings.SITE_URL + url
 
 
 def _canonical(path: str, number: int) -> str:

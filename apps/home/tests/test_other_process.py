@@ -11,9 +11,29 @@ import pytest
 from apps.mailings.models import Mailing
 from tests.factories import ClientFactory, MailingFactory, PostFactory
 
-# serialized_rollback: an earlier transactional test flushed the groups made by
-# the data migration; this brings them (and all migration data) back first.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def groups(transactional_db):
+    """An earlier transactional test may have flushed the groups made by the data
+    migration (a flush recreates permissions, not groups): make them again.
+    ``serialized_rollback`` is no way out: after such a flush the content types have
+    new ids and reloading the serialised ones fails on their unique constraint."""
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.users.roles import GROUP_PERMISSIONS
+
+    for name, perms in GROUP_PERMISSIONS.items():
+        group, created = Group.objects.get_or_create(name=name)
+        if created:
+            for dotted in perms:
+                app_label, codename = dotted.split(".")
+                group.permissions.add(
+                    Permission.objects.get(
+                        content_type__app_label=app_label, codename=codename
+                    )
+                )
 
 
 def stat(body: str, name: str) -> int:
