@@ -94,6 +94,9 @@ class MailingSendingMixin:
     """
 
     send_now_action = "send_now"
+    # Also added in __init__, so a MailingAdmin that replaces these lists keeps it.
+    actions_detail = ["send_now"]
+    actions_row = ["send_now"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
