@@ -344,19 +344,19 @@ CKEDITOR_5_CONFIGS = {
             "options": [
                 {
                     "model": "paragraph",
-                    "title": "Paragraph",
+                    "title": _("Paragraph"),
                     "class": "ck-heading_paragraph",
                 },
                 {
                     "model": "heading2",
                     "view": "h2",
-                    "title": "Heading 2",
+                    "title": _("Heading 2"),
                     "class": "ck-heading_heading2",
                 },
                 {
                     "model": "heading3",
                     "view": "h3",
-                    "title": "Heading 3",
+                    "title": _("Heading 3"),
                     "class": "ck-heading_heading3",
                 },
             ]
