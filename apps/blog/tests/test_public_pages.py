@@ -131,3 +131,15 @@ def test_logged_in_people_get_a_link_to_their_dashboard(alice, login):
     body = login(alice).get("/blog/").content.decode()
     assert 'href="/admin/">Dashboard<' in body
     assert 'href="/admin/login/"' not in body
+
+
+def test_the_language_follows_the_browser_and_costs_no_query(
+    client, django_assert_num_queries
+):
+    PostFactory()
+    client.get("/blog/", HTTP_ACCEPT_LANGUAGE="ru")
+    with django_assert_num_queries(0):
+        response = client.get("/blog/", HTTP_ACCEPT_LANGUAGE="ru,en;q=0.8")
+    body = response.content.decode()
+    assert '<html lang="ru">' in body
+    assert '<option value="ru" selected lang="ru">' in body
