@@ -10,6 +10,8 @@ scheduled publication.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from typing import Any
 
@@ -28,6 +30,7 @@ PAGE_SIZE = 9
 POOL_SIZE = 300  # the newest published posts the home page picks from
 CACHE_TTL = 60 * 60 * 24
 VERSION_KEY = "blog:version"
+BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|figcaption|td|th|tr|pre)>|<br ?/?>")
 
 
 def blog_version() -> int:
@@ -63,8 +66,11 @@ def _cache_set(key: str, data: Any) -> None:
     cache.set(key, (upcoming, data), CACHE_TTL)
 
 
-def _excerpt(html: str, words: int = 30) -> str:
-    return Truncator(strip_tags(html).replace("\xa0", " ")).words(words, truncate="…")
+def _excerpt(markup: str, words: int = 30) -> str:
+    """Plain text (entities decoded; templates escape it again) cut to ``words``."""
+    spaced = BLOCK_END.sub(r"\g<0> ", markup)  # "<h2>A</h2><p>B" reads "A B"
+    text = html.unescape(strip_tags(spaced)).replace("\xa0", " ")
+    return Truncator(" ".join(text.split())).words(words, truncate="…")
 
 
 def _card(post: Post) -> dict[str, Any]:

@@ -143,3 +143,13 @@ def test_the_language_follows_the_browser_and_costs_no_query(
     body = response.content.decode()
     assert '<html lang="ru">' in body
     assert '<option value="ru" selected lang="ru">' in body
+
+
+def test_excerpts_and_descriptions_are_plain_text_escaped_once(client):
+    post = PostFactory(content="<h2>Tom &amp; Jerry</h2><p>&lt;b&gt; is&nbsp;bold</p>")
+    listing = client.get("/blog/").content.decode()
+    detail = client.get(post.get_absolute_url()).content.decode()
+    assert "Tom &amp; Jerry &lt;b&gt; is bold" in listing
+    assert '<meta name="description" content="Tom &amp; Jerry &lt;b&gt; is bold">' in (
+        detail
+    )
