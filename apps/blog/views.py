@@ -3,12 +3,12 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from apps.blog import selectors, services
 
 
-@require_GET
+@require_safe
 def post_list(request: HttpRequest) -> HttpResponse:
     """The public blog, paginated. Template ``blog/post_list.html``, context ``page``
     (a dict from the cache: ``posts``, ``number``, ``num_pages``)."""
@@ -20,7 +20,7 @@ def post_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One published post. Template ``blog/post_detail.html``; context ``post``.
 
@@ -28,10 +28,11 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
     either way, and that same UPDATE confirms the post is still public.
     """
     post = dict(selectors.post_public(slug=slug))
-    views = services.post_register_view(post_id=post["id"])
-    if views is None:
-        raise Http404("No such post")
-    post["views_count"] = views
+    if request.method == "GET":  # HEAD (link checkers, monitors) is not a read
+        views = services.post_register_view(post_id=post["id"])
+        if views is None:
+            raise Http404("No such post")
+        post["views_count"] = views
     return render(
         request,
         "blog/post_detail.html",

@@ -126,3 +126,12 @@ def test_the_cached_pages_are_the_same_for_every_visitor_but_the_csrf_token(clie
     first = client.get("/blog/")
     second = other.get("/blog/")
     assert first.cookies["csrftoken"].value != second.cookies["csrftoken"].value
+
+
+def test_a_head_request_answers_without_counting_a_view(client):
+    post = PostFactory()
+    assert client.head(post.get_absolute_url()).status_code == 200
+    assert client.head("/blog/").status_code == 200
+    assert client.head("/").status_code == 200
+    post.refresh_from_db()
+    assert post.views_count == 0
