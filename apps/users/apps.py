@@ -6,3 +6,8 @@ class UsersConfig(AppConfig):
     name = "apps.users"
     label = "users"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from apps.users import signals
+
+        signals.connect()

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.db.models.signals import post_migrate
 
 from apps.core.smtpsink import Received
 
@@ -29,37 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-def _restore_groups(sender, using: str = "default", **kwargs) -> None:
-    """Put back the groups the data migration made after a transactional flush.
-
-    ``live_server`` needs transactional tests, which empty every table afterwards;
-    content types and permissions come back through ``post_migrate``, but the groups
-    came from a data migration and would stay missing for the tests that follow.
-    """
-    if sender.label != "users":
-        return
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
-    from apps.users import roles
-
-    for label in ("users", "mailings", "blog"):
-        create_permissions(apps.get_app_config(label), verbosity=0, using=using)
-    for name, dotted in roles.GROUP_PERMISSIONS.items():
-        group, _ = Group.objects.using(using).get_or_create(name=name)
-        for perm in dotted:
-            app_label, codename = perm.split(".")
-            group.permissions.add(
-                Permission.objects.using(using).get(
-                    content_type__app_label=app_label, codename=codename
-                )
-            )
-
-
-post_migrate.connect(_restore_groups, dispatch_uid="e2e-restore-groups")
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,16 @@ def test_a_blocked_persons_open_session_stops_working(alice, login):
 
 def test_creating_a_user_does_not_make_an_anonymous_user_row():
     assert not User.objects.filter(email__icontains="anonymous").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_groups_come_back_after_a_flush():
+    from django.core.management import call_command
+
+    call_command("flush", "--noinput", verbosity=0)
+    assert set(Group.objects.values_list("name", flat=True)) == set(
+        roles.GROUP_PERMISSIONS
+    )
+    assert Group.objects.get(name=roles.MANAGERS).permissions.count() == len(
+        roles.GROUP_PERMISSIONS[roles.MANAGERS]
+    )

@@ -1,0 +1,33 @@
+from django.db.models.signals import post_migrate
+
+
+def ensure_groups(sender, using: str = "default", **kwargs) -> None:
+    """Keep the three groups present after every migrate and flush.
+
+    The data migration creates them on a fresh database; a flush (transactional tests,
+    `manage.py flush`) empties the table and re-sends only ``post_migrate``, which
+    brings content types and permissions back but not the groups.
+    """
+    if sender.label != "users":
+        return
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.users import roles
+
+    for label in ("users", "mailings", "blog"):
+        create_permissions(apps.get_app_config(label), verbosity=0, using=using)
+    for name, dotted in roles.GROUP_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        for perm in dotted:
+            app_label, codename = perm.split(".")
+            group.permissions.add(
+                Permission.objects.using(using).get(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+
+
+def connect() -> None:
+    post_migrate.connect(ensure_groups, dispatch_uid="users-ensure-groups")
