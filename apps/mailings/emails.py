@@ -74,9 +74,17 @@ def make_message_id(*, attempt_id: int, delivery_id: int) -> str:
 
 
 def build_mailing_message(
-    *, subject: str, body: str, recipient: Recipient, message_id: str
+    *,
+    subject: str,
+    body: str,
+    recipient: Recipient,
+    message_id: str,
+    to_address: str | None = None,
 ) -> EmailMessage:
-    """The message one recipient of a mailing receives."""
+    """The message one recipient of a mailing receives.
+
+    `to_address` is the address as sent (an internationalised domain in punycode).
+    """
     context = placeholder_context(recipient)
     link = context["unsubscribe_url"]
     with translation.override(settings.LANGUAGE_CODE):
@@ -86,7 +94,9 @@ def build_mailing_message(
     msg = EmailMessage(policy=POLICY)
     msg["Subject"] = one_line(personalise(subject, context))
     msg["From"] = one_line(settings.DEFAULT_FROM_EMAIL)
-    msg["To"] = formataddr((one_line(recipient.full_name), one_line(recipient.email)))
+    msg["To"] = formataddr(
+        (one_line(recipient.full_name), one_line(to_address or recipient.email))
+    )
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = message_id
     # RFC 2369 and RFC 8058: mail clients show an "Unsubscribe" button that POSTs here.

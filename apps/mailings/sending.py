@@ -109,6 +109,14 @@ class _Permanent(Exception):
         self.reply = reply
 
 
+def envelope_address(address: str) -> str:
+    """The address as plain SMTP can carry it: an internationalised domain in
+    punycode. Raises UnicodeError for a non-ASCII local part."""
+    local, _at, domain = address.strip().rpartition("@")
+    local.encode("ascii")
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code > 0:
         return decode_reply(exc.smtp_code, exc.smtp_error)
@@ -253,7 +261,7 @@ class SMTPSession:
                 last = _describe(exc)
                 deferred = False
                 self._drop()
-            except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
+            except (smtplib.SMTPException, OSError) as exc:
                 last = _describe(exc)
                 deferred = False
                 self._drop()
@@ -633,8 +641,7 @@ def _close_out(
         "skipped_count": skipped,
         "total_count": total,
     }
-    if status:
-        changes["status"] = status
+    changes["status"] = status  # "" while unfinished: in progress again
     if reply:
         changes["server_response"] = short(reply)
     if finished or pending == 0:
@@ -659,6 +666,40 @@ def _close_out(
         pending=pending,
         server_response=short(reply),
     )
+
+
+def _send_to(
+    session: SMTPSession,
+    *,
+    delivery: Delivery,
+    client: Client,
+    subject: str,
+    body: str,
+    envelope_from: str,
+) -> tuple[str, str]:
+    """Build and send one recipient's message: (outcome, reply).
+
+    Raises ServerUnavailable or Deferred (see SMTPSession.send).
+    """
+    delivery.message_id = emails.make_message_id(
+        attempt_id=delivery.attempt_id, delivery_id=delivery.pk
+    )
+    try:
+        rcpt = envelope_address(client.email)
+    except UnicodeError:
+        return Outcome.FAILED, _("This address needs SMTPUTF8, which is not used.")
+    message = emails.build_mailing_message(
+        subject=subject,
+        body=body,
+        recipient=emails.Recipient(
+            email=client.email,
+            full_name=client.full_name,
+            unsubscribe_token=client.unsubscribe_token,
+        ),
+        message_id=delivery.message_id,
+        to_address=rcpt,
+    )
+    return session.send(envelope_from, rcpt, message.as_bytes())
 
 
 def run_attempt(
@@ -727,23 +768,15 @@ def run_attempt(
                     elif client.is_unsubscribed:
                         outcome, reply = Outcome.SKIPPED, _("Unsubscribed.")
                     else:
-                        delivery.message_id = emails.make_message_id(
-                            attempt_id=attempt_id, delivery_id=delivery.pk
-                        )
-                        message = emails.build_mailing_message(
-                            subject=subject,
-                            body=body,
-                            recipient=emails.Recipient(
-                                email=client.email,
-                                full_name=client.full_name,
-                                unsubscribe_token=client.unsubscribe_token,
-                            ),
-                            message_id=delivery.message_id,
-                        )
                         throttle.wait()
                         try:
-                            outcome, reply = session.send(
-                                envelope_from, client.email, message.as_bytes()
+                            outcome, reply = _send_to(
+                                session,
+                                delivery=delivery,
+                                client=client,
+                                subject=subject,
+                                body=body,
+                                envelope_from=envelope_from,
                             )
                         except ServerUnavailable as exc:
                             breaker = str(exc) or _("no reply")

@@ -149,6 +149,20 @@ def test_user_text_cannot_inject_headers_or_evaluate_template_code(sink, make_ma
     assert "Eve" in body
 
 
+def test_an_internationalised_domain_is_sent_in_punycode_and_a_utf8_mailbox_fails(
+    sink, make_mailing
+):
+    mailing = make_mailing(2)
+    mailing.clients.filter(email="r0@example.org").update(email="anna@пример.рф")
+    mailing.clients.filter(email="r1@example.org").update(email="анна@example.org")
+
+    result = sending.run_due_mailing(mailing.pk)
+
+    assert [m.envelope_to for m in sink.messages] == [["anna@xn--e1afmkfd.xn--p1ai"]]
+    assert (result.sent, result.failed) == (1, 1)
+    assert "SMTPUTF8" in Delivery.objects.get(outcome="failed").server_response
+
+
 def test_send_rate_spaces_messages(sink, make_mailing):
     mailing = make_mailing(3)
     started = timezone.now()
