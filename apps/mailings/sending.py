@@ -250,18 +250,10 @@ class SMTPSession:
                 last = exc.reply
                 deferred = not exc.drop
                 self._drop() if exc.drop else self._reset()
-            except smtplib.SMTPRecipientsRefused as exc:  # pragma: no cover (sendmail)
-                last = _describe(exc)
-                self._drop()
-            except smtplib.SMTPResponseException as exc:
-                code = exc.smtp_code
-                if 500 <= code < 600 and not isinstance(exc, smtplib.SMTPConnectError):
-                    self._reset()
-                    return Outcome.FAILED, _describe(exc)
-                last = _describe(exc)
-                deferred = False
-                self._drop()
             except (smtplib.SMTPException, OSError) as exc:
+                # Connecting, greeting, STARTTLS or login went wrong (even with a
+                # 5xx, e.g. bad credentials: that is no reason to fail recipients),
+                # or the connection broke.
                 last = _describe(exc)
                 deferred = False
                 self._drop()

@@ -255,3 +255,18 @@ def test_long_and_undecodable_replies_are_stored_short_and_readable(
     assert len(reply) <= 500
     assert reply.startswith("550 ")
     assert "\n" not in reply
+
+
+def test_a_server_refusing_our_greeting_fails_the_run_but_no_recipient(
+    raw_smtp, make_mailing
+):
+    server = raw_smtp(greeting="554 5.7.1 You are not welcome here")
+    mailing = make_mailing(2)
+
+    result, took = timed_run(mailing)
+
+    assert result.status == Attempt.Status.FAILURE
+    assert set(outcomes().values()) == {"pending"}
+    assert "554" in result.server_response
+    assert server.connections == 4  # bounded: one try and three retries
+    assert took < 2
