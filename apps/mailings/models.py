@@ -105,15 +105,15 @@ class Message(TimeStampedModel):
 
 class Mailing(TimeStampedModel):
     class Periodicity(models.TextChoices):
-        ONCE = "once", _("once")
-        DAILY = "daily", _("daily")
-        WEEKLY = "weekly", _("weekly")
-        MONTHLY = "monthly", _("monthly")
+        ONCE = "once", _("Once")
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
 
     class Status(models.TextChoices):
-        CREATED = "created", _("created")
-        RUNNING = "running", _("running")
-        FINISHED = "finished", _("finished")
+        CREATED = "created", _("Created")
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -194,9 +194,9 @@ class Attempt(models.Model):
     """One run of a mailing (not one per recipient); its deliveries are the ledger."""
 
     class Status(models.TextChoices):
-        SUCCESS = "success", _("success")
-        PARTIAL = "partial", _("partial")
-        FAILURE = "failure", _("failure")
+        SUCCESS = "success", _("Success")
+        PARTIAL = "partial", _("Partial")
+        FAILURE = "failure", _("Failure")
 
     mailing = models.ForeignKey(
         Mailing,
@@ -254,11 +254,11 @@ class Delivery(models.Model):
     """The per-recipient ledger of an attempt: claimed, then sent, failed or skipped."""
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", _("pending")
-        CLAIMED = "claimed", _("in progress")
-        SENT = "sent", _("sent")
-        FAILED = "failed", _("failed")
-        SKIPPED = "skipped", _("skipped")
+        PENDING = "pending", _("Pending")
+        CLAIMED = "claimed", _("In progress")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
 
     attempt = models.ForeignKey(
         Attempt,
