@@ -151,7 +151,12 @@ def test_bob_cannot_open_alices_attempt(bob, login, two_attempts):
 
 @pytest.mark.smtp
 @pytest.mark.parametrize(
-    "query", ["status=success", "status=open", "attempted_at__gte=2000-01-01"]
+    "query",
+    [
+        "status=success",
+        "status=open",
+        "attempted_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00",
+    ],
 )
 def test_the_attempts_list_filters_work(alice, login, two_attempts, query):
     mine, _ = two_attempts
