@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
 from apps.mailings.models import Mailing
@@ -20,6 +20,14 @@ def mailing_saved(sender, instance: Mailing, created: bool, raw: bool = False, *
     from apps.mailings.services import mailing_plan_next_run
 
     mailing_plan_next_run(mailing=instance)
+
+
+@receiver(post_delete, sender=Mailing, dispatch_uid="mailings.mailing_deleted")
+def mailing_deleted(sender, instance: Mailing, **kwargs) -> None:
+    """Its one-off start schedule goes with it."""
+    from apps.mailings.sending import schedule_mailing_start
+
+    schedule_mailing_start(instance.pk, None)
 
 
 def install_tick_schedule(sender, using="default", **kwargs) -> None:

@@ -151,17 +151,23 @@ def test_bob_cannot_open_alices_attempt(bob, login, two_attempts):
 
 @pytest.mark.smtp
 @pytest.mark.parametrize(
-    "query",
+    "query, listed",
     [
-        "status=success",
-        "status=open",
-        "attempted_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00",
+        ("status=success", True),
+        ("status=failure", False),
+        ("status=open", False),
+        ("attempted_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00", True),
+        ("attempted_at__gte=2999-01-01+00%3A00%3A00%2B00%3A00", False),
     ],
 )
-def test_the_attempts_list_filters_work(alice, login, two_attempts, query):
+def test_the_attempts_list_filters_by_status_and_date(
+    alice, login, two_attempts, query, listed
+):
     mine, _ = two_attempts
     response = login(alice).get(f"/admin/mailings/attempt/?{query}")
     assert response.status_code == 200
+    link = f"/admin/mailings/attempt/{mine.pk}/change/".encode()
+    assert (link in response.content) is listed
 
 
 @pytest.mark.smtp

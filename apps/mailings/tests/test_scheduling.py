@@ -161,6 +161,20 @@ def test_creating_a_mailing_for_later_plans_a_one_off_schedule_at_its_start(
 
 
 @pytest.mark.django_db
+def test_deleting_a_mailing_removes_its_start_schedule(
+    make_mailing, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        mailing = make_mailing(1, start_at=timezone.now() + timezone.timedelta(hours=1))
+    name = sending.schedule_name_for(mailing.pk)
+    assert Schedule.objects.filter(name=name).exists()
+
+    mailing.delete()
+
+    assert not Schedule.objects.filter(name=name).exists()
+
+
+@pytest.mark.django_db
 def test_a_future_mailing_waits_then_starts_by_itself_when_its_time_comes(
     make_mailing, sink
 ):
