@@ -607,7 +607,7 @@ def _close_out(
         status = ""
         reply = ""
     else:
-        if failed == 0:
+        if failed == 0 and not stop:
             status = Attempt.Status.SUCCESS
         elif sent == 0:
             status = Attempt.Status.FAILURE
@@ -732,11 +732,11 @@ def run_attempt(
         started = time.monotonic()
         renewed = started
         breaker = stop = last_reply = ""
-        out_of_time = False
+        out_of_time = lost = False
         cursor = 0  # recipients deferred in this run wait for the next one
         deferred_in_a_row = 0
         try:
-            while not (breaker or stop):
+            while not (breaker or stop or lost):
                 batch = claim_batch(attempt_id, worker, batch_size(), after=cursor)
                 if not batch:
                     break
@@ -747,7 +747,7 @@ def run_attempt(
                     cursor = delivery.pk
                     if time.monotonic() - renewed > lease_seconds() / 3:
                         if not renew_lease(attempt_id, worker):
-                            stop = _("Another worker took over this attempt.")
+                            lost = True  # another worker took over: leave it be
                             break
                         renewed = time.monotonic()
                     stop = _stop_reason(mailing.pk) or ""
@@ -851,12 +851,15 @@ def due_mailing_ids(now: datetime | None = None) -> list[int]:
 
 
 def resumable_attempt_ids(now: datetime | None = None) -> list[int]:
-    """Unfinished attempts nobody holds: their worker died or the server was down."""
+    """Unfinished attempts nobody holds: their worker died or the server was down.
+
+    Those of a mailing disabled (or an owner blocked) meanwhile are included too:
+    resuming them skips the rest and closes them.
+    """
     now = now or timezone.now()
     return list(
         Attempt.objects.filter(finished_at__isnull=True)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .filter(mailing__is_enabled=True, mailing__owner__is_blocked=False)
         .order_by("attempted_at")
         .values_list("pk", flat=True)
     )

@@ -91,6 +91,7 @@ def test_disabling_the_mailing_mid_run_stops_it_and_skips_the_rest(sink, make_ma
     result = sending.run_attempt(attempt.pk, worker="w", progress=progress)
 
     assert (result.sent, result.skipped) == (2, 4)
+    assert result.status == Attempt.Status.PARTIAL  # not everyone was served
     assert len(sink.messages) == 2
     assert "disabled" in Attempt.objects.get().server_response
 

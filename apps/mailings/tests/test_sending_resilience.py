@@ -270,3 +270,23 @@ def test_a_server_refusing_our_greeting_fails_the_run_but_no_recipient(
     assert "554" in result.server_response
     assert server.connections == 4  # bounded: one try and three retries
     assert took < 2
+
+
+def test_a_run_left_pending_is_closed_as_skipped_if_the_mailing_was_disabled(
+    fast_retries, make_mailing, smtp_sink
+):
+    mailing = make_mailing(2)
+    port = fast_retries.EMAIL_PORT
+    fast_retries.EMAIL_PORT = free_port()
+    sending.run_due_mailing(mailing.pk)
+    fast_retries.EMAIL_PORT = port
+    mailing.is_enabled = False
+    mailing.save()
+
+    sending.tick()
+
+    attempt = Attempt.objects.get()
+    assert attempt.is_finished and attempt.skipped_count == 2
+    assert attempt.status == Attempt.Status.FAILURE  # nobody was served
+    assert "disabled" in attempt.server_response
+    assert smtp_sink.messages == []
