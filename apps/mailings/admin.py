@@ -1,10 +1,23 @@
-from django import forms
-from django.contrib import admin
+"""Clients, messages and mailings in the admin.
 
-from apps.core.admin import OwnedModelAdmin
-from apps.mailings import selectors
+What a person sees and may touch is decided by ``OwnedModelAdmin`` (selectors and
+guardian object permissions); this module only describes the pages and the
+managers' "disable / enable" actions.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from unfold.decorators import action, display
+
+from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
+from apps.mailings import selectors, services
 from apps.mailings.admin_sending import MailingSendingMixin
-from apps.mailings.models import Client, Mailing, Message
+from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
 
 
 @admin.register(Client)
@@ -14,6 +27,7 @@ class ClientAdmin(OwnedModelAdmin):
     list_filter = ["is_unsubscribed"]
     fields = ["email", "full_name", "comment", "is_unsubscribed"]
     list_per_page = 50
+    # A user may keep 100,000 clients: no second COUNT(*) over all of them.
     show_full_result_count = False
 
     def get_form(self, request, obj=None, **kwargs):
@@ -49,13 +63,21 @@ class MailingForm(forms.ModelForm):
         if owner is not None:
             # Only the owner's own clients and messages are valid choices: a crafted
             # POST with someone else's id fails validation with a form error.
-            self.fields["clients"].queryset = selectors.owned_clients(owner)
-            self.fields["message"].queryset = selectors.owned_messages(owner)
+            if "clients" in self.fields:
+                self.fields["clients"].queryset = selectors.owned_clients(owner)
+            if "message" in self.fields:
+                self.fields["message"].queryset = selectors.owned_messages(owner)
 
     def _post_clean(self):
         if self.owner is not None and not self.instance.owner_id:
             self.instance.owner = self.owner
         super()._post_clean()
+
+
+def _merged(name: str, own: list[str]) -> list[str]:
+    """The sending mixin's actions of one kind, then ours (class attributes would
+    otherwise hide one another)."""
+    return [*(getattr(MailingSendingMixin, name, None) or ()), *own]
 
 
 @admin.register(Mailing)
@@ -72,8 +94,14 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
     ]
     list_filter = ["status", "periodicity", "is_enabled"]
     search_fields = ["message__subject"]
+    # Autocomplete: a user may have 100,000 clients, far too many for a <select>.
     autocomplete_fields = ["message", "clients"]
     list_select_related = ["message"]
+    # get_absolute_url is this very page: a "view on site" link would go in a circle.
+    view_on_site = False
+
+    actions = _merged("actions", ["disable_mailings", "enable_mailings"])
+    actions_detail = _merged("actions_detail", ["disable_detail", "enable_detail"])
 
     def get_form(self, request, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)
@@ -85,6 +113,140 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
                 super().__init__(*args, **kw)
 
         return BoundOwnerForm
+
+    # A read-only page would list every client of the mailing (maybe 100,000 names):
+    # people who may only look get a count instead.
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields = ["clients_summary" if f == "clients" else f for f in fields]
+        return list(dict.fromkeys(fields))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Set by the engine and by managers, shown to everyone who opens it.
+            readonly += ["status", "is_enabled", "next_run_at"]
+            if not self.has_change_permission(request, obj):
+                readonly.append("clients_summary")
+        return readonly
+
+    @display(description=_("clients"))
+    def clients_summary(self, obj: Mailing) -> str:
+        count = obj.clients.count()
+        return ngettext("%(count)d recipient", "%(count)d recipients", count) % {
+            "count": count
+        }
+
+    def get_deleted_objects(self, objs, request):
+        # A mailing's attempts and their deliveries are its history, not separate
+        # objects: whoever may delete the mailing deletes them with it (nobody may
+        # delete an attempt on its own).
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(
+            objs, request
+        )
+        history = {str(Attempt._meta.verbose_name), str(Delivery._meta.verbose_name)}
+        perms_needed = {p for p in perms_needed if str(p) not in history}
+        return deleted, model_count, perms_needed, protected
+
+    # --- managers: disable / enable (permission mailings.toggle_mailing) ---
+
+    def has_toggle_permission(self, request, object_id=None) -> bool:
+        return request.user.has_perm("mailings.toggle_mailing")
+
+    def _toggle_target(self, request, object_id, *, enabled: bool) -> bool:
+        if not self.has_toggle_permission(request):
+            return False
+        mailing = self.get_object(request, str(object_id))
+        return mailing is not None and mailing.is_enabled != enabled
+
+    def has_disable_permission(self, request, object_id=None) -> bool:
+        if object_id is None:
+            return self.has_toggle_permission(request)
+        return self._toggle_target(request, object_id, enabled=False)
+
+    def has_enable_permission(self, request, object_id=None) -> bool:
+        if object_id is None:
+            return self.has_toggle_permission(request)
+        return self._toggle_target(request, object_id, enabled=True)
+
+    def _set_enabled(self, request, mailings, *, enabled: bool) -> int:
+        changed = 0
+        for mailing in mailings:
+            # The action's permission is model-level; each object is checked too.
+            if not selectors.can(request.user, "toggle", mailing):
+                raise PermissionDenied
+            if mailing.is_enabled != enabled:
+                services.mailing_set_enabled(mailing=mailing, enabled=enabled)
+                changed += 1
+        return changed
+
+    def _bulk_toggle(self, request, queryset, *, enabled: bool):
+        changed = self._set_enabled(request, queryset, enabled=enabled)
+        text = (
+            ngettext(
+                "%(count)d mailing enabled.", "%(count)d mailings enabled.", changed
+            )
+            if enabled
+            else ngettext(
+                "%(count)d mailing disabled.", "%(count)d mailings disabled.", changed
+            )
+        )
+        self.message_user(request, text % {"count": changed}, messages.SUCCESS)
+
+    @action(description=_("Disable selected mailings"), permissions=["toggle"])
+    def disable_mailings(self, request, queryset):
+        self._bulk_toggle(request, queryset, enabled=False)
+
+    @action(description=_("Enable selected mailings"), permissions=["toggle"])
+    def enable_mailings(self, request, queryset):
+        self._bulk_toggle(request, queryset, enabled=True)
+
+    def _detail_toggle(self, request, object_id, *, enabled: bool):
+        mailing = self.get_object(request, str(object_id))
+        if mailing is None:
+            raise Http404
+        change_url = reverse("admin:mailings_mailing_change", args=[mailing.pk])
+        if confirmed(request):
+            self._set_enabled(request, [mailing], enabled=enabled)
+            text = (
+                gettext("“%(mailing)s” is enabled.")
+                if enabled
+                else gettext("“%(mailing)s” is disabled.")
+            )
+            self.message_user(request, text % {"mailing": mailing}, messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        return render_confirmation(
+            request,
+            self,
+            title=gettext("Enable mailing") if enabled else gettext("Disable mailing"),
+            question=gettext("Enable this mailing? It sends again on its schedule.")
+            if enabled
+            else gettext("Disable this mailing? It sends nothing until enabled."),
+            objects=[mailing],
+            hidden=[("post", "yes")],
+            submit_label=gettext("Enable") if enabled else gettext("Disable"),
+            danger=not enabled,
+            cancel_url=change_url,
+        )
+
+    @action(
+        description=_("Disable"),
+        url_path="disable",
+        permissions=["disable"],
+        icon="pause_circle",
+    )
+    def disable_detail(self, request, object_id):
+        return self._detail_toggle(request, object_id, enabled=False)
+
+    @action(
+        description=_("Enable"),
+        url_path="enable",
+        permissions=["enable"],
+        icon="play_circle",
+    )
+    def enable_detail(self, request, object_id):
+        return self._detail_toggle(request, object_id, enabled=True)
 
 
 # Attempts and "send now" live beside the sending engine.
