@@ -4,11 +4,17 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from apps.blog.views import image_upload
+from apps.core.admin import view_on_site
 from apps.core.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Django's "view on site" redirect would reveal whether any object id exists.
+    path(
+        "admin/r/<int:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(view_on_site),
+    ),
     path("admin/", admin.site.urls),
     # Before the library's own route: uploads are for content editors only.
     path("ckeditor5/image_upload/", image_upload, name="ck_editor_5_upload_file"),

@@ -515,3 +515,16 @@ def test_view_on_site_does_not_reveal_whether_someone_elses_mailing_exists(
 
     assert answer(world.mailing.pk) == status
     assert answer(987654) == 404
+
+
+def test_the_view_on_site_url_answers_404_for_someone_elses_mailing(world, login):
+    from django.contrib.contenttypes.models import ContentType
+
+    content_type = ContentType.objects.get_for_model(Mailing).pk
+    url = f"/admin/r/{content_type}/{world.mailing.pk}/"
+    assert login(world.people["bob"]).get(url).status_code == 404
+    assert (
+        login(world.people["bob"]).get(f"/admin/r/{content_type}/987654/").status_code
+        == 404
+    )
+    assert login(world.people["alice"]).get(url).status_code == 302
