@@ -123,7 +123,9 @@ class Mailing(TimeStampedModel):
     )
     message = models.ForeignKey(
         Message,
-        on_delete=models.PROTECT,
+        # A message in use cannot be deleted on its own, but deleting its owner
+        # (which deletes their mailings too) may take it along.
+        on_delete=models.RESTRICT,
         related_name="mailings",
         verbose_name=_("message"),
     )

@@ -162,3 +162,23 @@ def test_the_message_form_refuses_a_subject_with_a_line_break(alice, login):
     assert response.status_code == 200
     assert "subject" in response.context["adminform"].form.errors
     assert not Message.objects.exists()
+
+
+def test_a_message_in_use_cannot_be_deleted_on_its_own(alice):
+    from django.db.models import RestrictedError
+
+    from tests.factories import MailingFactory
+
+    mailing = MailingFactory(owner=alice)
+    with pytest.raises(RestrictedError):
+        mailing.message.delete()
+
+
+def test_deleting_a_person_takes_their_mailings_and_messages_along(alice):
+    from apps.mailings.models import Mailing, Message
+    from tests.factories import MailingFactory
+
+    MailingFactory(owner=alice)
+    alice.delete()
+    assert not Mailing.objects.exists()
+    assert not Message.objects.exists()
