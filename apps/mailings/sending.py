@@ -600,8 +600,8 @@ def _close_out(
     if breaker:
         status = Attempt.Status.FAILURE
         reply = _(
-            "The mail server is unreachable (%(reason)s); %(pending)d recipients "
-            "are left for the next run."
+            "The mail server is unreachable (%(reason)s). Left for the next run: "
+            "%(pending)d."
         ) % {"reason": breaker, "pending": pending}
     elif not finished:
         status = ""
