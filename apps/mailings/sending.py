@@ -92,6 +92,10 @@ class ServerUnavailable(Exception):
     """The mail server could not be reached, timed out or answered garbage."""
 
 
+class LeaseLost(Exception):
+    """Another worker took the run over while this one was waiting on the server."""
+
+
 class Deferred(Exception):
     """The server answered, but kept deferring this recipient (4xx) for now."""
 
@@ -162,6 +166,9 @@ class SMTPSession:
             else float(getattr(settings, "MAILSHOT_SMTP_BACKOFF", 1.0))
         )
         self.sleep = sleep
+        # Called before every retry; the engine renews its lease there, so a long
+        # series of timeouts cannot let another worker take the same recipient.
+        self.heartbeat: Callable[[], None] = lambda: None
         self.conn: smtplib.SMTP | None = None
 
     def _open(self) -> smtplib.SMTP:
@@ -241,6 +248,7 @@ class SMTPSession:
         for try_number in range(self.retries + 1):
             if try_number:
                 self.sleep(self.backoff * 2 ** (try_number - 1))
+                self.heartbeat()
             try:
                 return Outcome.SENT, self._send_once(sender, recipient, data)
             except _Permanent as exc:
@@ -731,6 +739,14 @@ def run_attempt(
         )
         started = time.monotonic()
         renewed = started
+
+        def heartbeat() -> None:
+            nonlocal renewed
+            if not renew_lease(attempt_id, worker):
+                raise LeaseLost
+            renewed = time.monotonic()
+
+        session.heartbeat = heartbeat
         breaker = stop = last_reply = ""
         out_of_time = lost = False
         cursor = 0  # recipients deferred in this run wait for the next one
@@ -772,6 +788,9 @@ def run_attempt(
                             )
                         except ServerUnavailable as exc:
                             breaker = str(exc) or _("no reply")
+                            break
+                        except LeaseLost:
+                            lost = True
                             break
                         except Deferred as exc:
                             deferred_in_a_row += 1

@@ -290,3 +290,22 @@ def test_a_run_left_pending_is_closed_as_skipped_if_the_mailing_was_disabled(
     assert attempt.status == Attempt.Status.FAILURE  # nobody was served
     assert "disabled" in attempt.server_response
     assert smtp_sink.messages == []
+
+
+def test_a_worker_whose_lease_was_taken_while_retrying_stops_at_once(
+    raw_smtp, make_mailing
+):
+    raw_smtp(rcpt_reply=lambda rcpt: "451 4.3.0 Try again later")
+    mailing = make_mailing(2)
+    attempt = sending.start_manual_run(mailing.pk, worker="slow")
+
+    def back_off_while_another_worker_takes_over(seconds):
+        Attempt.objects.filter(pk=attempt.pk).update(lease_owner="other")
+
+    session = sending.SMTPSession(sleep=back_off_while_another_worker_takes_over)
+    result = sending.run_attempt(attempt.pk, worker="slow", session=session)
+
+    assert not result.finished
+    assert set(outcomes().values()) == {"pending"}
+    assert not Delivery.objects.filter(tries__gt=0).exists()
+    assert Attempt.objects.get().lease_owner == "other"
