@@ -426,7 +426,7 @@ def start_due_run(
 def start_manual_run(
     mailing_id: int, *, worker: str, now: datetime | None = None
 ) -> Attempt:
-    """ "Send now": a run outside the schedule, or the unfinished one resumed."""
+    """Send now: a run outside the schedule, or the unfinished one resumed."""
     now = now or timezone.now()
     mailing = Mailing.objects.select_related("owner").filter(pk=mailing_id).first()
     if mailing is None:
