@@ -986,6 +986,28 @@ def schedule_mailing_start(mailing_id: int, when: datetime | None) -> None:
     )
 
 
+def plan_upcoming_starts(now: datetime | None = None, within: int = 120) -> int:
+    """One-off schedules for runs due in the next `within` seconds, so a mailing whose
+    `next_run_at` was set without the save hook (fixtures, a queryset update, the
+    next period of a recurring mailing) still starts within ~30 s of its time."""
+    now = now or timezone.now()
+    upcoming = (
+        Mailing.objects.filter(
+            is_enabled=True,
+            owner__is_blocked=False,
+            next_run_at__gt=now,
+            next_run_at__lte=now + timedelta(seconds=within),
+        )
+        .exclude(status=Mailing.Status.FINISHED)
+        .values_list("pk", "next_run_at")
+    )
+    count = 0
+    for mailing_id, when in upcoming:
+        schedule_mailing_start(mailing_id, when)
+        count += 1
+    return count
+
+
 def ensure_tick_schedule() -> None:
     """The every-minute tick (idempotent): due mailings and expired leases."""
     from django_q.models import Schedule

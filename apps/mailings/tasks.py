@@ -68,4 +68,5 @@ def send_due_mailings() -> str:
         else:
             async_task("apps.mailings.tasks.run_due_mailing", object_id)
 
+    sending.plan_upcoming_starts()
     return sending.tick(run=enqueue).summary()

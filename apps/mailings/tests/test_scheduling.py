@@ -193,6 +193,20 @@ def test_a_future_mailing_waits_then_starts_by_itself_when_its_time_comes(
 
 
 @pytest.mark.django_db
+def test_the_minute_tick_plans_starts_set_behind_the_save_hooks_back(make_mailing):
+    mailing = make_mailing(1, start_at=timezone.now() + timezone.timedelta(days=1))
+    soon = timezone.now() + timezone.timedelta(seconds=50)
+    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=soon)
+
+    from apps.mailings import tasks
+
+    tasks.send_due_mailings()
+
+    schedule = Schedule.objects.get(name=sending.schedule_name_for(mailing.pk))
+    assert schedule.next_run == soon
+
+
+@pytest.mark.django_db
 def test_the_minute_tick_schedule_exists_after_migrate_and_is_idempotent():
     assert Schedule.objects.filter(name=sending.SCHEDULE_NAME).count() == 1
     sending.ensure_tick_schedule()
