@@ -225,7 +225,6 @@ class AttemptAdmin(OwnedModelAdmin):
         VisibleMailingFilter,
     ]
     list_select_related = ["mailing__message"]
-    date_hierarchy = None
     fields = [
         "mailing",
         "attempted_at",
