@@ -190,6 +190,8 @@ def test_a_sigkilled_sending_process_is_resumed_without_duplicates(sink, make_ma
         "EMAIL_PORT": str(django_settings.EMAIL_PORT),
         "EMAIL_URL": "",
         "MAILSHOT_TESTING": "0",
+        # Share this test's cache keys, never a developer's or production's.
+        "MAILSHOT_CACHE_PREFIX": f"mailshot-test-{os.getpid()}",
         "DJANGO_DEBUG": "1",
         "DJANGO_SETTINGS_MODULE": "project.settings",
     }
