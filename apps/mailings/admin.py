@@ -9,19 +9,31 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
-from apps.mailings import selectors, services
+from apps.mailings import exports, imports, selectors, services
 from apps.mailings.admin_sending import MailingSendingMixin
 from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
+from apps.mailings.resources import ClientResource
 
 
 @admin.register(Client)
-class ClientAdmin(OwnedModelAdmin):
+class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
+    """Clients, with import (CSV, XLSX) and export of the clients a person sees."""
+
+    resource_classes = [ClientResource]
+    formats = [CSV, XLSX]
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    import_template_name = "mailings/admin/client_import.html"
     list_display = ["email", "full_name", "is_unsubscribed", "created_at"]
     search_fields = ["email", "full_name"]
     list_filter = ["is_unsubscribed"]
@@ -43,6 +55,67 @@ class ClientAdmin(OwnedModelAdmin):
 
             return OwnedForm
         return form
+
+    # --- import and export ---
+
+    def has_import_permission(self, request) -> bool:
+        # People who keep clients (and superusers); managers only look.
+        return request.user.is_active and request.user.has_perm("mailings.add_client")
+
+    def has_export_permission(self, request) -> bool:
+        # Whoever sees the list exports it: the export's queryset is the list's
+        # (get_export_queryset -> get_queryset -> selectors), so a user exports only
+        # their own clients and a manager, who may view everyone's, all of them.
+        return request.user.is_active and self.has_view_permission(request)
+
+    def import_action(self, request, **kwargs):
+        """The import page: upload, then the fast path of ``apps.mailings.imports``
+        (not import-export's per-row machinery); all or nothing, errors per row."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_import_form(request)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            file_format = self.get_import_formats()[int(form.cleaned_data["format"])]
+            upload = form.cleaned_data["import_file"]
+            reader = imports.read_xlsx if file_format is XLSX else imports.read_csv
+            try:
+                report = imports.clients_import(
+                    owner=request.user, rows=reader(upload.file)
+                )
+            except imports.ImportFileError as exc:
+                form.add_error("import_file", str(exc))
+            else:
+                if report.ok:
+                    self.message_user(
+                        request,
+                        gettext(
+                            "Import done: %(created)d new, %(updated)d updated, "
+                            "%(unchanged)d unchanged, %(duplicates)d repeated "
+                            "rows skipped."
+                        )
+                        % {
+                            "created": report.created,
+                            "updated": report.updated,
+                            "unchanged": report.unchanged,
+                            "duplicates": report.duplicates,
+                        },
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:mailings_client_changelist")
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Import clients"),
+            "form": form,
+            "opts": self.opts,
+            "media": self.media + form.media,
+            "report": report,
+            "rules": imports.IMPORT_RULES,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context)
 
 
 @admin.register(Message)
@@ -102,6 +175,48 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
 
     actions = _merged("actions", ["disable_mailings", "enable_mailings"])
     actions_detail = _merged("actions_detail", ["disable_detail", "enable_detail"])
+    actions_list = ["attempts_report"]
+
+    # --- the report of runs (attempts), streamed as CSV ---
+
+    def get_urls(self):
+        report = path(
+            "attempts-export/",
+            self.admin_site.admin_view(self.attempts_export_view),
+            name="mailings_mailing_attempts_export",
+        )
+        return [report, *super().get_urls()]
+
+    def has_attempts_report_permission(self, request, object_id=None) -> bool:
+        # Whoever may open the attempt list: owners (by their "add" permission,
+        # with object permissions on their runs) and managers.
+        return request.user.is_active and (
+            request.user.has_perm("mailings.view_attempt")
+            or request.user.has_perm("mailings.add_mailing")
+        )
+
+    @action(
+        description=_("Download the report of runs (CSV)"),
+        url_path="attempts-report",
+        permissions=["attempts_report"],
+        icon="download",
+    )
+    def attempts_report(self, request):
+        return HttpResponseRedirect(reverse("admin:mailings_mailing_attempts_export"))
+
+    def attempts_export_view(self, request):
+        """Every run the person may see (``?mailing=ID`` for one mailing's)."""
+        if not self.has_attempts_report_permission(request):
+            raise PermissionDenied
+        attempts = selectors.visible_attempts(request.user)
+        filename = "attempts.csv"
+        mailing_id = request.GET.get("mailing", "")
+        if mailing_id:
+            if not mailing_id.isdigit():
+                raise Http404
+            attempts = attempts.filter(mailing_id=int(mailing_id))
+            filename = f"attempts-mailing-{int(mailing_id)}.csv"
+        return exports.attempt_report_response(attempts, filename=filename)
 
     def get_form(self, request, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)

@@ -123,3 +123,27 @@ def client_unsubscribe(*, client: Client) -> Client:
     )
     client.refresh_from_db(fields=["is_unsubscribed", "unsubscribed_at"])
     return client
+
+
+def grant_owner_permissions_new(*, owner, model, ids: list[int]) -> None:
+    """Like ``grant_owner_permissions`` for objects just created in bulk: they hold
+    no permissions yet, so the rows are inserted without guardian's per-object
+    check (one INSERT per batch instead of loading every object once per
+    permission)."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.utils import get_user_obj_perms_model
+
+    if not ids:
+        return
+    opts = model._meta
+    codenames = OWNER_PERMISSIONS[opts.model_name]
+    permissions = Permission.objects.filter(
+        content_type=ContentType.objects.get_for_model(model), codename__in=codenames
+    ).values_list("pk", flat=True)
+    perm_model = get_user_obj_perms_model(model)
+    perm_model.objects.bulk_create(
+        perm_model(user=owner, permission_id=permission_id, content_object_id=pk)
+        for permission_id in permissions
+        for pk in ids
+    )

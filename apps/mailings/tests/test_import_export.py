@@ -1,0 +1,305 @@
+"""Bulk import of clients (CSV, XLSX) and the exports: clients through
+django-import-export, attempt reports as a streamed CSV — each limited to what the
+person may see."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.mailings import imports, selectors, services
+from apps.mailings.models import Attempt, Client
+from tests.factories import ClientFactory, MailingFactory
+
+pytestmark = pytest.mark.django_db
+
+IMPORT_URL = reverse("admin:mailings_client_import")
+EXPORT_URL = reverse("admin:mailings_client_export")
+ATTEMPTS_URL = reverse("admin:mailings_mailing_attempts_export")
+CSV_FORMAT, XLSX_FORMAT = "0", "1"
+
+
+def csv_file(rows: list[list[str]], name: str = "clients.csv") -> SimpleUploadedFile:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return SimpleUploadedFile(name, out.getvalue().encode(), "text/csv")
+
+
+def xlsx_file(rows: list[list], name: str = "clients.xlsx") -> SimpleUploadedFile:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return SimpleUploadedFile(name, out.getvalue())
+
+
+def upload(http, file, fmt=CSV_FORMAT):
+    return http.post(IMPORT_URL, {"format": fmt, "import_file": file})
+
+
+def rows_of(response) -> list[list[str]]:
+    body = (
+        b"".join(response.streaming_content)
+        if response.streaming
+        else (response.content)
+    )
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+# --- import --------------------------------------------------------------------
+
+
+def test_alice_imports_a_csv_and_owns_every_new_client(alice, login):
+    file = csv_file(
+        [
+            ["email", "full_name", "comment"],
+            ["ann@example.org", "Ann", "from the fair"],
+            ["ben@example.org", "Ben", ""],
+        ]
+    )
+    response = upload(login(alice), file)
+    assert response.status_code == 302
+    clients = Client.objects.filter(owner=alice).order_by("email")
+    assert [c.email for c in clients] == ["ann@example.org", "ben@example.org"]
+    for client in clients:
+        assert selectors.can(alice, "change", client)
+        assert selectors.can(alice, "delete", client)
+    assert set(selectors.visible_clients(alice)) == set(clients)
+
+
+def test_an_xlsx_imports_like_a_csv(alice, login):
+    file = xlsx_file([["Email", "Full name"], ["x@example.org", "Ex"], [None, None]])
+    response = upload(login(alice), file, XLSX_FORMAT)
+    assert response.status_code == 302
+    assert Client.objects.get(owner=alice).full_name == "Ex"
+
+
+def test_the_owner_column_of_a_file_is_ignored(alice, bob, login):
+    file = csv_file([["email", "owner"], ["c@example.org", str(bob.pk)]])
+    upload(login(alice), file)
+    assert Client.objects.get(email="c@example.org").owner == alice
+
+
+def test_bad_rows_are_listed_with_their_line_and_nothing_is_imported(alice, login):
+    file = csv_file(
+        [
+            ["email", "full_name"],
+            ["good@example.org", "Good"],
+            ["not-an-address", "Bad"],
+            ["line@example.org", "Two\nlines"],
+            ["long@example.org", "x" * 300],
+            ["", "No address"],
+            ["a" * 250 + "@example.org", ""],
+        ]
+    )
+    response = upload(login(alice), file)
+    assert response.status_code == 200
+    report = response.context["report"]
+    assert [(e.line, e.column) for e in report.errors] == [
+        (3, "email"),
+        (4, "full_name"),
+        (5, "full_name"),
+        (6, "email"),
+        (7, "email"),
+    ]
+    assert "Nothing was imported" in response.content.decode()
+    assert not Client.objects.filter(owner=alice).exists()
+
+
+def test_known_addresses_update_and_repeats_in_the_file_count_once(alice, login):
+    ClientFactory(owner=alice, email="Known@Example.org", full_name="Old")
+    file = csv_file(
+        [
+            ["email", "full_name", "comment"],
+            ["known@example.org", "New name", "now a customer"],
+            ["fresh@example.org", "First", ""],
+            ["FRESH@example.org", "Second", ""],
+        ]
+    )
+    upload(login(alice), file)
+    known = Client.objects.get(owner=alice, email__iexact="known@example.org")
+    assert (known.email, known.full_name, known.comment) == (
+        "Known@Example.org",
+        "New name",
+        "now a customer",
+    )
+    assert Client.objects.get(
+        owner=alice, email__iexact="fresh@example.org"
+    ).full_name == ("First")
+    assert Client.objects.filter(owner=alice).count() == 2
+
+
+def test_the_same_address_kept_by_bob_is_imported_for_alice(alice, bob, login):
+    ClientFactory(owner=bob, email="shared@example.org", full_name="Bob's")
+    upload(
+        login(alice), csv_file([["email", "full_name"], ["shared@example.org", "A"]])
+    )
+    assert Client.objects.get(owner=bob).full_name == "Bob's"
+    assert Client.objects.get(owner=alice).full_name == "A"
+
+
+def test_a_file_without_an_email_column_is_refused(alice, login):
+    response = upload(login(alice), csv_file([["name"], ["Ann"]]))
+    assert response.status_code == 200
+    assert "email" in str(response.context["form"].errors)
+
+
+def test_a_file_that_is_not_xlsx_is_refused_with_a_message(alice, login):
+    response = upload(login(alice), csv_file([["email"], ["a@example.org"]]), "1")
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+@pytest.mark.parametrize("role", ["manager", "editor"])
+def test_managers_and_editors_cannot_import(role, request, login):
+    http = login(request.getfixturevalue(role))
+    assert http.get(IMPORT_URL).status_code == 403
+    response = upload(http, csv_file([["email"], ["m@example.org"]]))
+    assert response.status_code == 403
+    assert not Client.objects.exists()
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client):
+    response = client.get(IMPORT_URL)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert client.get(EXPORT_URL).status_code == 302
+    assert client.get(ATTEMPTS_URL).status_code == 302
+
+
+def test_alice_sees_the_import_page_and_its_rules(alice, login):
+    response = login(alice).get(IMPORT_URL)
+    assert response.status_code == 200
+    assert "first row wins" in response.content.decode()
+
+
+def test_import_queries_grow_with_batches_not_rows(alice):
+    def queries_for(n: int) -> int:
+        Client.objects.filter(owner=alice).delete()
+        rows = ({"email": f"p{i}@example.org", "full_name": "P"} for i in range(n))
+        with CaptureQueriesContext(connection) as ctx:
+            report = imports.clients_import(owner=alice, rows=rows, batch_size=50)
+        assert report.created == n
+        return len(ctx)
+
+    # Four times the batches: one INSERT per batch for clients and for permissions.
+    small, large = queries_for(100), queries_for(400)
+    assert large - small <= 3 * (400 - 100) // 50
+    assert large < 400 // 10
+
+
+# --- client export ---------------------------------------------------------------
+
+
+def export(http, fmt=CSV_FORMAT, **extra):
+    return http.post(EXPORT_URL, {"format": fmt, "resource": "0", **extra})
+
+
+def test_alice_exports_only_her_clients(alice, bob, login):
+    ClientFactory(owner=alice, email="mine@example.org")
+    ClientFactory(owner=bob, email="bobs@example.org")
+    response = export(login(alice))
+    assert response.status_code == 200
+    rows = rows_of(response)
+    assert rows[0][:3] == ["email", "full_name", "comment"]
+    assert [r[0] for r in rows[1:]] == ["mine@example.org"]
+    assert "bobs@example.org" not in response.content.decode()
+
+
+def test_an_exported_file_imports_back(alice, login):
+    ClientFactory(owner=alice, email="round@example.org", full_name="Round Trip")
+    http = login(alice)
+    body = export(http).content
+    Client.objects.filter(owner=alice).delete()
+    upload(http, SimpleUploadedFile("back.csv", body, "text/csv"))
+    assert Client.objects.get(owner=alice).full_name == "Round Trip"
+
+
+def test_the_export_follows_the_list_search(alice, login):
+    ClientFactory(owner=alice, email="one@example.org")
+    ClientFactory(owner=alice, email="two@example.org")
+    response = login(alice).post(
+        EXPORT_URL + "?q=two", {"format": CSV_FORMAT, "resource": "0"}
+    )
+    assert [r[0] for r in rows_of(response)[1:]] == ["two@example.org"]
+
+
+def test_xlsx_export(alice, login):
+    ClientFactory(owner=alice, email="sheet@example.org")
+    response = export(login(alice), XLSX_FORMAT)
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert [c.value for c in next(sheet.iter_rows(min_row=2))][0] == "sheet@example.org"
+
+
+def test_managers_export_every_client(alice, bob, manager, login):
+    ClientFactory(owner=alice, email="mine@example.org")
+    ClientFactory(owner=bob, email="bobs@example.org")
+    rows = rows_of(export(login(manager)))
+    assert sorted(r[0] for r in rows[1:]) == ["bobs@example.org", "mine@example.org"]
+
+
+def test_editors_cannot_export_clients(editor, login):
+    assert export(login(editor)).status_code == 403
+
+
+# --- attempt reports ---------------------------------------------------------------
+
+
+def _attempt(owner, response="250 OK"):
+    mailing = MailingFactory(owner=owner)
+    now = timezone.now()
+    attempt = Attempt.objects.create(
+        mailing=mailing,
+        attempted_at=now,
+        finished_at=now,
+        status=Attempt.Status.PARTIAL,
+        server_response=response,
+        total_count=3,
+        sent_count=2,
+        failed_count=1,
+    )
+    services.attempt_created(attempt=attempt)
+    return attempt
+
+
+def test_alice_downloads_a_report_of_her_runs_only(alice, bob, login):
+    mine = _attempt(alice, "250 mine")
+    _attempt(bob, "250 bobs")
+    response = login(alice).get(ATTEMPTS_URL)
+    assert response.status_code == 200
+    assert response.streaming
+    rows = rows_of(response)
+    assert len(rows) == 2
+    assert rows[1][0] == str(mine.mailing_id)
+    assert rows[1][5:] == ["3", "2", "1", "0", "250 mine"]
+
+
+def test_the_report_of_one_mailing(alice, login):
+    first, second = _attempt(alice), _attempt(alice)
+    response = login(alice).get(ATTEMPTS_URL, {"mailing": second.mailing_id})
+    assert [r[0] for r in rows_of(response)[1:]] == [str(second.mailing_id)]
+    assert first.mailing_id != second.mailing_id
+
+
+def test_a_server_reply_is_never_a_spreadsheet_formula(alice, login):
+    _attempt(alice, "=HYPERLINK(1)")
+    rows = rows_of(login(alice).get(ATTEMPTS_URL))
+    assert rows[1][-1] == "'=HYPERLINK(1)"
+
+
+def test_managers_download_every_run(alice, bob, manager, login):
+    _attempt(alice)
+    _attempt(bob)
+    assert len(rows_of(login(manager).get(ATTEMPTS_URL))) == 3
+
+
+def test_editors_cannot_download_run_reports(editor, login):
+    assert login(editor).get(ATTEMPTS_URL).status_code == 403
