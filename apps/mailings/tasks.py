@@ -62,6 +62,10 @@ def send_due_mailings() -> str:
     becomes its own task, so one slow or broken mailing does not hold up others."""
     from django_q.tasks import async_task
 
+    from apps.core.health import record_heartbeat
+
+    record_heartbeat()  # /healthz reports how long ago the cluster last ticked
+
     def enqueue(kind: str, object_id: int) -> None:
         if kind == "attempt":
             async_task("apps.mailings.tasks.resume_attempt", object_id)

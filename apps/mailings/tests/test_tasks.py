@@ -133,3 +133,15 @@ def test_the_cluster_share_of_the_send_rate_is_split_between_its_workers(setting
     settings.MAILSHOT_SEND_RATE = 10
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": 4}
     assert tasks._cluster_rate() == 2.5
+
+
+def test_the_tick_records_the_clusters_heartbeat_for_healthz(client):
+    from django.core.cache import cache
+
+    from apps.core.health import HEARTBEAT_KEY
+
+    cache.delete(HEARTBEAT_KEY)
+    tasks.send_due_mailings()
+    cluster = client.get("/healthz").json()["checks"]["cluster"]
+    assert cluster["last_heartbeat"] is not None
+    assert cluster["heartbeat_age_seconds"] < 5
