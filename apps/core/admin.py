@@ -12,8 +12,11 @@ from collections.abc import Iterable
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.formats import number_format
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
@@ -42,6 +45,32 @@ class SuperuserOnlyAdminMixin:
         return request.user.is_active and request.user.is_superuser
 
 
+class AtLeast(int):
+    """A count known only to exceed ``int(self) - 1``: shown as "1,000+"."""
+
+    def __str__(self) -> str:
+        return f"{number_format(int(self) - 1, force_grouping=True)}+"
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` rows: a list of 100,000 clients costs no full COUNT(*).
+
+    The changelist (and autocomplete) ask the paginator for the number of rows on
+    every page; beyond the cap the count reads "1,000+" and the pages stop there —
+    search or filter to reach the rest.
+    """
+
+    cap = 1_000
+
+    @cached_property
+    def count(self) -> int:
+        object_list = self.object_list
+        if not hasattr(object_list, "query"):
+            return len(object_list)
+        count = object_list.order_by()[: self.cap + 1].count()
+        return AtLeast(count) if count > self.cap else count
+
+
 class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
     """Objects with an ``owner``: users work on their own, managers only look.
 
@@ -51,6 +80,9 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
 
     owner_field = "owner"
     change_form_template = "admin/owned_change_form.html"
+    paginator = CappedPaginator
+    # No second COUNT(*) of everything the person sees ("of N total") on each page.
+    show_full_result_count = False
 
     def _perm(self, action: str) -> str:
         opts = self.opts
@@ -282,6 +314,7 @@ if OrmQ in _registered:
 
 
 __all__ = [
+    "CappedPaginator",
     "OwnedModelAdmin",
     "SuperuserOnlyAdminMixin",
     "bulk_action_fields",
