@@ -402,6 +402,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # aiosmtpd logs every connection of the local sink at INFO.
+        "mail.log": {"level": "WARNING"},
     },
 }
 

@@ -23,6 +23,8 @@ class Command(BaseCommand):
             "cluster": manage + ["qcluster"],
             "web": manage + ["runserver", addr, "--noreload"],
         }
+        # `kill` (SIGTERM) stops everything like Ctrl-C does, leaving no orphans.
+        signal.signal(signal.SIGTERM, _interrupt)
         procs = {
             name: subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603
             for name, cmd in commands.items()
@@ -51,10 +53,14 @@ class Command(BaseCommand):
         finally:
             for p in procs.values():
                 if p.poll() is None:
-                    p.send_signal(signal.SIGINT)
+                    p.terminate()
             deadline = time.monotonic() + 10
             for p in procs.values():
                 try:
                     p.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
