@@ -256,6 +256,7 @@ def main() -> None:
             ],
             cwd=ROOT,
             env=env,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(  # noqa: S603
