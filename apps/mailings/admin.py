@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
@@ -25,6 +26,34 @@ from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
 from apps.mailings.resources import ClientResource
 
 
+class ClientMailingFilter(admin.SimpleListFilter):
+    """``?mailing=ID``: the clients of one mailing (the link on a mailing's page).
+
+    Offered only for a mailing the person may see; the list itself stays limited
+    to the clients they see, so naming someone else's mailing shows nothing new.
+    """
+
+    title = _("mailing")
+    parameter_name = "mailing"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if not value or not value.isdigit():
+            return []
+        mailing = (
+            selectors.visible_mailings(request.user)
+            .select_related("message")
+            .filter(pk=int(value))
+            .first()
+        )
+        return [(str(mailing.pk), str(mailing))] if mailing else []
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(mailings=int(self.value()))
+        return queryset
+
+
 @admin.register(Client)
 class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
     """Clients, with import (CSV, XLSX) and export of the clients a person sees."""
@@ -36,7 +65,7 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
     import_template_name = "mailings/admin/client_import.html"
     list_display = ["email", "full_name", "is_unsubscribed", "created_at"]
     search_fields = ["email", "full_name"]
-    list_filter = ["is_unsubscribed"]
+    list_filter = ["is_unsubscribed", ClientMailingFilter]
     fields = ["email", "full_name", "comment", "is_unsubscribed"]
     list_per_page = 50
     # A user may keep 100,000 clients: no second COUNT(*) over all of them.
@@ -218,9 +247,31 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
             filename = f"attempts-mailing-{int(mailing_id)}.csv"
         return exports.attempt_report_response(attempts, filename=filename)
 
+    # A mailing may go to 100,000 clients: its page never lists them. Up to
+    # CLIENTS_LISTED they are the usual autocomplete field; beyond, the page shows
+    # the count with a link to the client list filtered by this mailing, and two
+    # autocomplete fields add or remove clients.
+    CLIENTS_LISTED = 100
+    MANY_CLIENTS_FIELDS = ["clients_summary", "add_clients", "remove_clients"]
+
+    def _clients_count(self, request, obj: Mailing) -> int:
+        counts = request.__dict__.setdefault("_mailing_clients_count", {})
+        if obj.pk not in counts:
+            counts[obj.pk] = obj.clients.count()
+        return counts[obj.pk]
+
+    def _many_clients(self, request, obj) -> bool:
+        return (
+            obj is not None
+            and self.has_change_permission(request, obj)
+            and self._clients_count(request, obj) > self.CLIENTS_LISTED
+        )
+
     def get_form(self, request, obj=None, **kwargs):
-        form_class = super().get_form(request, obj, **kwargs)
         owner = obj.owner if obj is not None else request.user
+        if self._many_clients(request, obj):
+            kwargs["form"] = self._many_clients_form(request, owner)
+        form_class = super().get_form(request, obj, **kwargs)
 
         class BoundOwnerForm(form_class):
             def __init__(self, *args, **kw):
@@ -229,12 +280,45 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
 
         return BoundOwnerForm
 
+    def _many_clients_form(self, request, owner):
+        db_field = Mailing._meta.get_field("clients")
+
+        def picker(label, help_text):
+            field = self.formfield_for_manytomany(db_field, request)
+            field.queryset = selectors.owned_clients(owner)
+            field.required = False
+            field.label = label
+            field.help_text = help_text
+            return field
+
+        class ManyClientsMailingForm(self.form):
+            add_clients = picker(
+                _("add clients"), _("Search your clients by e-mail or name.")
+            )
+            remove_clients = picker(
+                _("remove clients"), _("These clients no longer receive it.")
+            )
+
+            def _save_m2m(self):
+                super()._save_m2m()
+                added = self.cleaned_data.get("add_clients")
+                removed = self.cleaned_data.get("remove_clients")
+                if added:
+                    self.instance.clients.add(*added)
+                if removed:
+                    self.instance.clients.remove(*removed)
+
+        return ManyClientsMailingForm
+
     # A read-only page would list every client of the mailing (maybe 100,000 names):
     # people who may only look get a count instead.
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if obj is not None and not self.has_change_permission(request, obj):
             fields = ["clients_summary" if f == "clients" else f for f in fields]
+        elif self._many_clients(request, obj):
+            at = fields.index("clients") if "clients" in fields else len(fields)
+            fields[at : at + 1] = self.MANY_CLIENTS_FIELDS
         return list(dict.fromkeys(fields))
 
     def get_readonly_fields(self, request, obj=None):
@@ -242,16 +326,26 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         if obj is not None:
             # Set by the engine and by managers, shown to everyone who opens it.
             readonly += ["status", "is_enabled", "next_run_at"]
-            if not self.has_change_permission(request, obj):
+            if not self.has_change_permission(request, obj) or self._many_clients(
+                request, obj
+            ):
                 readonly.append("clients_summary")
         return readonly
 
     @display(description=_("clients"))
     def clients_summary(self, obj: Mailing) -> str:
         count = obj.clients.count()
-        return ngettext("%(count)d recipient", "%(count)d recipients", count) % {
+        text = ngettext("%(count)d recipient", "%(count)d recipients", count) % {
             "count": count
         }
+        url = reverse("admin:mailings_client_changelist")
+        return format_html(
+            '{} · <a class="text-primary-600" href="{}?mailing={}">{}</a>',
+            text,
+            url,
+            obj.pk,
+            gettext("see them in the client list"),
+        )
 
     def get_deleted_objects(self, objs, request):
         # A mailing's attempts and their deliveries are its history, not separate

@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.core.admin import CappedPaginator
 from apps.mailings import services
 from apps.mailings.models import Attempt, Client, Delivery, Mailing
-from tests.factories import MailingFactory, MessageFactory
+from tests.factories import ClientFactory, MailingFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +127,82 @@ def test_bob_never_sees_alices_clients_in_a_long_list(alice, bob, login):
     body = http.get("/admin/mailings/client/?q=r1").content.decode()
     assert "r1@example.org" not in body
     assert http.get(PAGES["attempt list"]).context["cl"].result_count == 0
+
+
+# --- a mailing with many recipients --------------------------------------------
+
+
+@pytest.fixture
+def big_mailing(alice, monkeypatch):
+    from apps.mailings.admin import MailingAdmin
+
+    monkeypatch.setattr(MailingAdmin, "CLIENTS_LISTED", 3)
+    clients = [
+        ClientFactory(owner=alice, email=f"big{i}@example.org") for i in range(5)
+    ]
+    return MailingFactory(owner=alice, clients=clients)
+
+
+def change_post(http, mailing, **extra):
+    from apps.mailings.tests.test_admin_permissions import inline_fields
+
+    page = reverse("admin:mailings_mailing_change", args=[mailing.pk])
+    start, end = (
+        timezone.localtime(mailing.start_at),
+        timezone.localtime(mailing.end_at),
+    )
+    data = {
+        **inline_fields(http, page),
+        "message": mailing.message_id,
+        "start_at_0": start.strftime("%Y-%m-%d"),
+        "start_at_1": start.strftime("%H:%M:%S"),
+        "end_at_0": end.strftime("%Y-%m-%d"),
+        "end_at_1": end.strftime("%H:%M:%S"),
+        "periodicity": mailing.periodicity,
+        **extra,
+    }
+    return http.post(page, data)
+
+
+def test_a_mailing_with_many_clients_shows_a_count_not_every_client(
+    alice, big_mailing, login
+):
+    page = reverse("admin:mailings_mailing_change", args=[big_mailing.pk])
+    body = login(alice).get(page).content.decode()
+    assert "5 recipients" in body
+    assert f"?mailing={big_mailing.pk}" in body
+    assert "big0@example.org" not in body
+    assert 'name="add_clients"' in body and 'name="remove_clients"' in body
+
+
+def test_the_owner_adds_and_removes_clients_of_a_big_mailing(alice, big_mailing, login):
+    newcomer = ClientFactory(owner=alice, email="newcomer@example.org")
+    leaving = big_mailing.clients.get(email="big0@example.org")
+    response = change_post(
+        login(alice),
+        big_mailing,
+        add_clients=[newcomer.pk],
+        remove_clients=[leaving.pk],
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    emails = set(big_mailing.clients.values_list("email", flat=True))
+    assert "newcomer@example.org" in emails and "big0@example.org" not in emails
+    assert len(emails) == 5
+
+
+def test_someone_elses_client_cannot_be_added_to_a_big_mailing(
+    alice, bob, big_mailing, login
+):
+    bobs = ClientFactory(owner=bob, email="bobs@example.org")
+    response = change_post(login(alice), big_mailing, add_clients=[bobs.pk])
+    assert response.status_code == 200
+    assert "add_clients" in response.context["adminform"].form.errors
+    assert not big_mailing.clients.filter(pk=bobs.pk).exists()
+
+
+def test_the_client_list_filtered_by_a_mailing(alice, bob, big_mailing, login):
+    ClientFactory(owner=alice, email="outside@example.org")
+    url = reverse("admin:mailings_client_changelist") + f"?mailing={big_mailing.pk}"
+    body = login(alice).get(url).content.decode()
+    assert "big0@example.org" in body and "outside@example.org" not in body
+    assert "big0@example.org" not in login(bob).get(url).content.decode()
