@@ -91,3 +91,104 @@ def wait_for_mail(smtp_sink) -> Callable[..., Received]:
         raise AssertionError(f"no mail for {to} within {timeout} s")
 
     return _wait
+
+
+# --- Journeys against a real stack (test_journeys.py) ------------------------------
+
+LANGUAGES = {"en": "en-US", "ru": "ru-RU"}
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """Web server + qcluster + SMTP sink on a fresh database with the demo data."""
+    from tests.e2e.stack import Stack
+
+    started = time.monotonic()
+    running = Stack().start()
+    print(
+        f"\ne2e stack on {running.url} ({running.backend}), "
+        f"ready in {time.monotonic() - started:.1f} s"
+    )
+    yield running
+    running.stop()
+
+
+class People:
+    """One browser context per person and language, kept across the journeys of that
+    language (a session cut off in journey 5 is the one opened in journey 2)."""
+
+    def __init__(self, browser, stack, lang: str) -> None:
+        self.browser, self.stack, self.lang = browser, stack, lang
+        self.pages: dict[str, object] = {}
+        self.current: object | None = None
+
+    def page(self, who: str):
+        if who not in self.pages:
+            context = self.browser.new_context(
+                locale=LANGUAGES[self.lang],
+                viewport={"width": 1280, "height": 900},
+                base_url=self.stack.url,
+            )
+            context.set_default_timeout(15_000)
+            self.pages[who] = context.new_page()
+        self.current = self.pages[who]
+        return self.current
+
+    def close(self) -> None:
+        for page in self.pages.values():
+            page.context.close()
+
+
+@pytest.fixture(scope="module", params=list(LANGUAGES))
+def lang(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def people(browser, stack, lang):
+    crowd = People(browser, stack, lang)
+    yield crowd
+    crowd.close()
+
+
+@pytest.fixture(scope="module")
+def journal(lang) -> dict:
+    """What one journey leaves for the next ones of the same language."""
+    return {"lang": lang}
+
+
+@pytest.fixture
+def shot(people, lang, request) -> Callable[[str], Path]:
+    """shot(step) -> tests/e2e/artifacts/<lang>/<journey>-<step>.png of the page last
+    used; the journey is the test's name without its ``test_`` prefix."""
+    journey = request.node.originalname.removeprefix("test_")
+
+    def _shot(step: str, page=None) -> Path:
+        target = page or people.current
+        folder = ARTIFACTS / lang
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{journey}-{step}.png"
+        target.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shot
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed and "people" in item.funcargs:
+        crowd = item.funcargs["people"]
+        lines = []
+        for who, page in crowd.pages.items():
+            try:
+                folder = ARTIFACTS / crowd.lang
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"FAILED-{item.originalname}-{who}.png"
+                page.screenshot(path=str(path), full_page=True)
+                lines.append(f"{who}: {page.url}  (screenshot {path})")
+            except Exception as exc:  # noqa: BLE001 - the report must still be made
+                lines.append(f"{who}: no screenshot ({exc})")
+        if lines:
+            report.sections.append(("browser pages at failure", "\n".join(lines)))
+    return report
