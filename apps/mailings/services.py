@@ -127,23 +127,40 @@ def client_unsubscribe(*, client: Client) -> Client:
 
 def grant_owner_permissions_new(*, owner, model, ids: list[int]) -> None:
     """Like ``grant_owner_permissions`` for objects just created in bulk: they hold
-    no permissions yet, so the rows are inserted without guardian's per-object
-    check (one INSERT per batch instead of loading every object once per
-    permission)."""
+    no permissions yet, so guardian's per-object check (which loads every object
+    once per permission) is skipped, and the rows are made by the database itself
+    (INSERT ... SELECT, one statement per chunk of ids for all the permissions):
+    for 100,000 imported clients this is most of the import's time otherwise."""
     from django.contrib.auth.models import Permission
     from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
     from guardian.utils import get_user_obj_perms_model
 
     if not ids:
         return
     opts = model._meta
-    codenames = OWNER_PERMISSIONS[opts.model_name]
-    permissions = Permission.objects.filter(
-        content_type=ContentType.objects.get_for_model(model), codename__in=codenames
-    ).values_list("pk", flat=True)
-    perm_model = get_user_obj_perms_model(model)
-    perm_model.objects.bulk_create(
-        perm_model(user=owner, permission_id=permission_id, content_object_id=pk)
-        for permission_id in permissions
-        for pk in ids
+    permission_ids = list(
+        Permission.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            codename__in=OWNER_PERMISSIONS[opts.model_name],
+        ).values_list("pk", flat=True)
     )
+    perm_opts = get_user_obj_perms_model(model)._meta
+    q = connection.ops.quote_name
+    columns = ", ".join(
+        q(perm_opts.get_field(name).column)
+        for name in ("user", "permission", "content_object")
+    )
+    perm_marks = ", ".join(["%s"] * len(permission_ids))
+    chunk = 900  # SQLite's limit on query parameters, with room to spare
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            cursor.execute(
+                f"INSERT INTO {q(perm_opts.db_table)} ({columns}) "  # noqa: S608
+                f"SELECT %s, p.{q('id')}, o.{q(opts.pk.column)} "
+                f"FROM {q(opts.db_table)} o, {q(Permission._meta.db_table)} p "
+                f"WHERE o.{q(opts.pk.column)} IN ({', '.join(['%s'] * len(part))}) "
+                f"AND p.{q('id')} IN ({perm_marks})",
+                [owner.pk, *part, *permission_ids],
+            )
