@@ -48,7 +48,11 @@ def seed_mailing(n: int) -> int:
     Mailing.objects.filter(owner=user).delete()
     seed_clients(user, n)
     message = Message.objects.create(
-        owner=user, subject="News for {{ full_name }}", body="Hello {{ full_name }}!"
+        owner=user,
+        subject="News for {{ full_name }}",
+        # The same text as the other senders send (bench/workloads.py BODY).
+        body="Hello {{ full_name }},\n\nThis is the monthly news.\n"
+        + "Lorem ipsum dolor sit amet. " * 20,
     )
     now = timezone.now()
     mailing = Mailing.objects.create(

@@ -28,9 +28,12 @@ One run of a mailing is one ``Attempt`` with one ``Delivery`` row per recipient.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import queue
 import smtplib
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -46,8 +49,8 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.mailings import emails, scheduling
-from apps.mailings.models import Attempt, Client, Delivery, Mailing
+from apps.mailings import compose, emails, scheduling
+from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.services import attempt_created
 
 log = logging.getLogger(__name__)
@@ -69,8 +72,30 @@ def batch_size() -> int:
     return max(1, int(getattr(settings, "MAILSHOT_BATCH_SIZE", 100)))
 
 
+# One SMTP connection per this many messages per second of MAILSHOT_SEND_RATE.
+MESSAGES_PER_SECOND_PER_CONNECTION = 10
+# A manager's disable or block is seen within this long (plus one message in flight
+# per connection).
+STOP_CHECK_SECONDS = 0.5
+# Outcomes are written in one transaction at least this often: after a SIGKILL at
+# most the messages accepted in this window (plus those in flight) go out again.
+FLUSH_SECONDS = 0.02
+# The lease and the claims are renewed this often (None: a third of the lease).
+RENEW_SECONDS: float | None = None
+
+
+def smtp_connections(rate: float = 0) -> int:
+    """SMTP connections one worker opens at most (MAILSHOT_SMTP_CONNECTIONS), fewer
+    when a low send rate would leave them idle."""
+    count = max(1, int(getattr(settings, "MAILSHOT_SMTP_CONNECTIONS", 4)))
+    if rate and rate > 0:
+        count = min(count, math.ceil(rate / MESSAGES_PER_SECOND_PER_CONNECTION))
+    return max(1, count)
+
+
 def new_worker_id() -> str:
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    node = getattr(settings, "MAILSHOT_NODE_NAME", "") or socket.gethostname()
+    return f"{node[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def short(text: str, limit: int = REPLY_LIMIT) -> str:
@@ -146,7 +171,7 @@ class SMTPSession:
         *,
         retries: int | None = None,
         backoff: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.host = settings.EMAIL_HOST
         self.port = int(settings.EMAIL_PORT)
@@ -165,11 +190,16 @@ class SMTPSession:
             if backoff is not None
             else float(getattr(settings, "MAILSHOT_SMTP_BACKOFF", 1.0))
         )
-        self.sleep = sleep
-        # Called before every retry; the engine renews its lease there, so a long
-        # series of timeouts cannot let another worker take the same recipient.
-        self.heartbeat: Callable[[], None] = lambda: None
+        # Set by the engine when the run stops (breaker, lease lost, disabled): a
+        # back-off is cut short and no further retry is made.
+        self.cancelled = threading.Event()
+        self.sleep = sleep or (lambda seconds: self.cancelled.wait(seconds))
         self.conn: smtplib.SMTP | None = None
+
+    def heartbeat(self) -> None:
+        """Called before every retry: stop retrying once the run was stopped."""
+        if self.cancelled.is_set():
+            raise LeaseLost
 
     def _open(self) -> smtplib.SMTP:
         cls = smtplib.SMTP_SSL if self.use_ssl else smtplib.SMTP
@@ -271,21 +301,24 @@ class SMTPSession:
 
 
 class Throttle:
-    """At most `rate` messages per second (0 = unlimited)."""
+    """At most `rate` messages per second (0 = unlimited), shared by the threads of
+    one worker."""
 
     def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep):
         self.interval = 1.0 / rate if rate and rate > 0 else 0.0
         self.sleep = sleep
         self.next_at = 0.0
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
-        now = time.monotonic()
-        if self.next_at > now:
-            self.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = now + self.interval
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            self.sleep(at - now)
 
 
 # --- results --------------------------------------------------------------------
@@ -529,23 +562,118 @@ def claim_batch(
     )
 
 
-def _record(delivery: Delivery, worker: str, outcome: str, reply: str) -> None:
-    Delivery.objects.filter(
-        pk=delivery.pk, outcome=Outcome.CLAIMED, claimed_by=worker
-    ).update(
-        outcome=outcome,
-        server_response=short(reply),
-        message_id=delivery.message_id,
-        processed_at=timezone.now(),
-        tries=F("tries") + (1 if delivery.message_id else 0),
+# The fields a sender needs, read with the claim in the same query.
+_ROW_FIELDS = {
+    "pk": "pk",
+    "tries": "tries",
+    "client_id": "client_id",
+    "email": "client__email",
+    "full_name": "client__full_name",
+    "token": "client__unsubscribe_token",
+    "unsubscribed": "client__is_unsubscribed",
+}
+
+
+def _claim_next(attempt_id: int, worker: str, size: int, *, after: int) -> list[dict]:
+    """Claim the next `size` unserved recipients after `after` (by id) with one
+    conditional UPDATE, and read them with their clients in one query.
+
+    Rows this worker already holds count as free for it (a resumed run), which is
+    safe because the cursor only moves forward: a row in flight is never returned
+    twice.
+    """
+    now = timezone.now()
+    free = _claimable(now) | Q(outcome=Outcome.CLAIMED, claimed_by=worker)
+    candidates = Delivery.objects.filter(attempt_id=attempt_id, pk__gt=after).filter(
+        free
     )
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.order_by("pk").values_list("pk", flat=True)[:size])
+        if not ids:
+            return []
+        Delivery.objects.filter(pk__in=ids).filter(free).update(
+            outcome=Outcome.CLAIMED,
+            claimed_by=worker,
+            claimed_until=now + timedelta(seconds=lease_seconds()),
+        )
+    rows = (
+        Delivery.objects.filter(pk__in=ids, outcome=Outcome.CLAIMED, claimed_by=worker)
+        .order_by("pk")
+        .values_list(*_ROW_FIELDS.values())
+    )
+    return [dict(zip(_ROW_FIELDS, row, strict=True)) for row in rows]
 
 
-def _defer(delivery: Delivery, worker: str, reply: str) -> None:
+@dataclass(slots=True)
+class _Outcome:
+    pk: int
+    outcome: str  # sent, failed, skipped, or "defer" (back to pending, one try)
+    reply: str
+    message_id: str = ""
+    at: datetime | None = None
+    tried: int = 0
+
+
+def _write_outcomes(worker: str, outcomes: list[_Outcome]) -> None:
+    """Record a batch of outcomes in one transaction (one statement on PostgreSQL).
+
+    Only rows this worker still holds are written, as with one UPDATE per row.
+    """
+    final = [o for o in outcomes if o.outcome != "defer"]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for o in outcomes:
+            if o.outcome == "defer":
+                _defer(o.pk, worker, o.reply)
+        if not final:
+            return
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS d SET outcome = v.outcome, "  # noqa: S608
+                "server_response = v.reply, message_id = v.mid, processed_at = v.at, "
+                "tries = d.tries + v.tried FROM (SELECT unnest(%s::bigint[]) AS id, "
+                "unnest(%s::varchar[]) AS outcome, unnest(%s::varchar[]) AS reply, "
+                "unnest(%s::varchar[]) AS mid, unnest(%s::timestamptz[]) AS at, "
+                "unnest(%s::int[]) AS tried) AS v "
+                "WHERE d.id = v.id AND d.outcome = %s AND d.claimed_by = %s",
+                [
+                    [o.pk for o in final],
+                    [o.outcome for o in final],
+                    [short(o.reply) for o in final],
+                    [o.message_id for o in final],
+                    [o.at for o in final],
+                    [o.tried for o in final],
+                    Outcome.CLAIMED,
+                    worker,
+                ],
+            )
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            cursor.executemany(
+                f"UPDATE {table} SET outcome = %s, server_response = %s, "  # noqa: S608
+                "message_id = %s, processed_at = %s, tries = tries + %s "
+                "WHERE id = %s AND outcome = %s AND claimed_by = %s",
+                [
+                    (
+                        o.outcome,
+                        short(o.reply),
+                        o.message_id,
+                        adapt(o.at),
+                        o.tried,
+                        o.pk,
+                        Outcome.CLAIMED,
+                        worker,
+                    )
+                    for o in final
+                ],
+            )
+
+
+def _defer(pk: int, worker: str, reply: str) -> None:
     """Back to pending for a later run, one try counted."""
-    Delivery.objects.filter(
-        pk=delivery.pk, outcome=Outcome.CLAIMED, claimed_by=worker
-    ).update(
+    Delivery.objects.filter(pk=pk, outcome=Outcome.CLAIMED, claimed_by=worker).update(
         outcome=Outcome.PENDING,
         claimed_by="",
         claimed_until=None,
@@ -575,9 +703,11 @@ def _stop_reason(mailing_id: int) -> str | None:
     return None
 
 
-def _skip_the_rest(attempt_id: int, reason: str) -> None:
+def _skip_the_rest(attempt_id: int, reason: str, worker: str = "") -> None:
+    """Skip the unserved: pending, ours, and claims whose worker died. Recipients
+    another live worker holds are skipped by that worker (it sees the same stop)."""
     Delivery.objects.filter(attempt_id=attempt_id).filter(
-        Q(outcome=Outcome.PENDING) | Q(outcome=Outcome.CLAIMED)
+        _claimable(timezone.now()) | Q(outcome=Outcome.CLAIMED, claimed_by=worker)
     ).update(
         outcome=Outcome.SKIPPED,
         server_response=short(reason),
@@ -647,8 +777,11 @@ def _close_out(
     if finished or pending == 0:
         changes["finished_at"] = now
         finished = True
-    Attempt.objects.filter(pk=attempt_id).update(**changes)
-    if finished:
+    # Several workers may serve one attempt: whoever sees it done first closes it.
+    closed = Attempt.objects.filter(pk=attempt_id, finished_at__isnull=True).update(
+        **changes
+    )
+    if finished and closed:
         mailing_id = Attempt.objects.values_list("mailing_id", flat=True).get(
             pk=attempt_id
         )
@@ -668,38 +801,322 @@ def _close_out(
     )
 
 
-def _send_to(
-    session: SMTPSession,
-    *,
-    delivery: Delivery,
-    client: Client,
-    subject: str,
-    body: str,
-    envelope_from: str,
-) -> tuple[str, str]:
-    """Build and send one recipient's message: (outcome, reply).
+class _Pipeline:
+    """One worker serving one attempt: claims, SMTP and the ledger, overlapped.
 
-    Raises ServerUnavailable or Deferred (see SMTPSession.send).
+    * The calling thread owns the database: it claims batches (one conditional
+      UPDATE each), renews the lease and the claims, re-checks the mailing and its
+      owner every STOP_CHECK_SECONDS, and writes outcomes in batches (one
+      transaction at least every FLUSH_SECONDS).
+    * Up to `connections` sender threads each hold one SMTP connection and send the
+      claimed recipients handed to them through a queue; they never touch the
+      database, so nothing waits on a commit between two messages.
+
+    The in-flight window — claimed and handed over but not yet recorded — is at
+    most two batches plus one message per connection. A stop (disable, block,
+    breaker, lost lease, time budget) lets each connection finish the message it
+    is on; the rest of the window goes back to pending untouched. After a SIGKILL,
+    the messages accepted but not yet recorded (those of the last FLUSH_SECONDS,
+    plus one per connection) are the only ones that can go out twice.
     """
-    delivery.message_id = emails.make_message_id(
-        attempt_id=delivery.attempt_id, delivery_id=delivery.pk
+
+    def __init__(
+        self,
+        attempt: Attempt,
+        *,
+        worker: str,
+        renew: Callable[[], bool],
+        progress: Callable[[str], None] | None,
+        max_seconds: float | None,
+        rate: float,
+        session: SMTPSession | None,
+    ) -> None:
+        self.attempt_id = attempt.pk
+        self.mailing_id = attempt.mailing_id
+        self.worker = worker
+        self.renew = renew
+        self.progress = progress
+        self.max_seconds = max_seconds
+        self.session = session
+        self.connections = 1 if session is not None else smtp_connections(rate)
+        message = attempt.mailing.message
+        self.template = compose.MessageTemplate(
+            subject=message.subject, body=message.body
+        )
+        sender = settings.DEFAULT_FROM_EMAIL
+        self.envelope_from = parseaddr(sender)[1] or sender
+        self.halt = threading.Event()
+        self.throttle = Throttle(rate, sleep=self.halt.wait)
+        self.jobs: queue.Queue = queue.Queue()
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        # Senders stop before this monotonic time unless the claims were renewed:
+        # a stalled coordinator never lets them send a recipient whose claim ran out.
+        self.valid_until = time.monotonic() + lease_seconds() * 0.9
+        self.breaker = self.stop = self.last_reply = ""
+        self.lost = self.out_of_time = False
+        self.error: BaseException | None = None
+
+    # --- sender threads ------------------------------------------------------
+
+    def _start_sender(self) -> None:
+        session = self.session or SMTPSession()
+        session.cancelled = self.halt
+        thread = threading.Thread(
+            target=self._sender, args=(session,), daemon=True, name="mailshot-smtp"
+        )
+        self.threads.append(thread)
+        thread.start()
+
+    def _sender(self, session: SMTPSession) -> None:
+        try:
+            while (row := self.jobs.get()) is not None:
+                try:
+                    self.results.put(self._send_one(session, row))
+                except BaseException as exc:  # a bug: stop the run, report it
+                    self.halt.set()
+                    self.results.put(("error", row, exc))
+        finally:
+            session.close()
+
+    def _send_one(self, session: SMTPSession, row: dict) -> tuple:
+        if self.halt.is_set() or time.monotonic() > self.valid_until:
+            return ("unsent", row, "")
+        message_id = emails.make_message_id(
+            attempt_id=self.attempt_id, delivery_id=row["pk"]
+        )
+        try:
+            rcpt = envelope_address(row["email"])
+        except UnicodeError:
+            reply = _("This address needs SMTPUTF8, which is not used.")
+            return (Outcome.FAILED, row, reply, message_id, timezone.now())
+        data = self.template.build(
+            emails.Recipient(
+                email=row["email"],
+                full_name=row["full_name"],
+                unsubscribe_token=row["token"],
+            ),
+            message_id,
+            rcpt,
+        )
+        self.throttle.wait()
+        if self.halt.is_set() or time.monotonic() > self.valid_until:
+            return ("unsent", row, "")
+        try:
+            outcome, reply = session.send(self.envelope_from, rcpt, data)
+        except ServerUnavailable as exc:
+            self.halt.set()  # no other connection should keep trying either
+            return ("breaker", row, str(exc) or _("no reply"))
+        except LeaseLost:
+            return ("unsent", row, "")
+        except Deferred as exc:
+            return ("deferred", row, str(exc), message_id, timezone.now())
+        return (outcome, row, reply, message_id, timezone.now())
+
+    # --- the coordinating thread -----------------------------------------------
+
+    def run(self) -> None:
+        batch = batch_size()
+        cursor = outstanding = batches = deferred_in_a_row = 0
+        exhausted = False  # nothing left to claim, or no more claims wanted
+        buffer: list[_Outcome] = []
+        first_buffered = 0.0
+        started = renewed = time.monotonic()
+        checked = -math.inf
+        try:
+            while True:
+                now = time.monotonic()
+                every = (
+                    RENEW_SECONDS if RENEW_SECONDS is not None else lease_seconds() / 3
+                )
+                if not self.halt.is_set() and now - renewed >= every:
+                    if self.renew():
+                        self.valid_until = now + lease_seconds() * 0.9
+                    else:
+                        self.lost = True  # another worker took over: leave it be
+                        self.halt.set()
+                    renewed = now
+                if (
+                    batches
+                    and not exhausted
+                    and self.max_seconds is not None
+                    and now - started > self.max_seconds
+                ):
+                    # Out of time: claim no more, finish what was handed out.
+                    self.out_of_time = exhausted = True
+                hungry = (
+                    not exhausted
+                    and not self.halt.is_set()
+                    and self.jobs.qsize() < batch
+                )
+                # The mailing and its owner are re-checked before every claim and
+                # every STOP_CHECK_SECONDS in between.
+                if not self.halt.is_set() and (
+                    hungry or now - checked >= STOP_CHECK_SECONDS
+                ):
+                    checked = now
+                    self.stop = _stop_reason(self.mailing_id) or ""
+                    if self.stop:
+                        self.halt.set()
+                        hungry = False
+                if hungry:
+                    rows = _claim_next(
+                        self.attempt_id, self.worker, batch, after=cursor
+                    )
+                    if not rows:
+                        exhausted = True
+                    else:
+                        cursor = rows[-1]["pk"]
+                        batches += 1
+                        if not buffer:
+                            first_buffered = time.monotonic()
+                        for row in rows:
+                            if row["client_id"] is None:
+                                buffer.append(
+                                    self._skip(row, _("The client was deleted."))
+                                )
+                            elif row["unsubscribed"]:
+                                buffer.append(self._skip(row, _("Unsubscribed.")))
+                            else:
+                                self.jobs.put(row)
+                                outstanding += 1
+                        while len(self.threads) < min(self.connections, batches):
+                            self._start_sender()
+                # Collect what the senders finished (without waiting while the
+                # queue still wants feeding).
+                try:
+                    if hungry and not exhausted:
+                        item = self.results.get_nowait()
+                    else:
+                        item = self.results.get(
+                            timeout=FLUSH_SECONDS if buffer else 0.05
+                        )
+                except queue.Empty:
+                    item = None
+                while item is not None:
+                    outstanding -= 1
+                    if not buffer:
+                        first_buffered = time.monotonic()
+                    deferred_in_a_row = self._handle(item, buffer, deferred_in_a_row)
+                    try:
+                        item = self.results.get_nowait()
+                    except queue.Empty:
+                        item = None
+                done = outstanding == 0 and (exhausted or self.halt.is_set())
+                if buffer and (
+                    done
+                    or len(buffer) >= batch
+                    or time.monotonic() - first_buffered >= FLUSH_SECONDS
+                ):
+                    self._flush(buffer)
+                    buffer = []
+                if done:
+                    break
+        except BaseException:
+            self.halt.set()
+            self._stop_senders()
+            # Keep what was sent on record even though the run failed.
+            while True:
+                try:
+                    item = self.results.get_nowait()
+                except queue.Empty:
+                    break
+                self._handle(item, buffer, 0)
+            try:
+                self._flush(buffer)
+            except Exception:
+                log.exception("Attempt %s: outcomes not recorded", self.attempt_id)
+            raise
+        self._stop_senders()
+        if self.error is not None:
+            raise self.error
+
+    def _stop_senders(self) -> None:
+        for _thread in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+        self.threads = []
+
+    def _skip(self, row: dict, reason: str) -> _Outcome:
+        return _Outcome(row["pk"], Outcome.SKIPPED, reason, at=timezone.now())
+
+    def _handle(self, item: tuple, buffer: list[_Outcome], in_a_row: int) -> int:
+        kind, row = item[0], item[1]
+        if kind in (Outcome.SENT, Outcome.FAILED):
+            reply, message_id, at = item[2], item[3], item[4]
+            buffer.append(_Outcome(row["pk"], kind, reply, message_id, at, 1))
+            if kind == Outcome.SENT:
+                self.last_reply = reply
+            return 0
+        if kind == "deferred":
+            if self.halt.is_set():
+                return in_a_row  # the run is stopping: back to pending, uncounted
+            reply, message_id, at = item[2], item[3], item[4]
+            in_a_row += 1
+            if row["tries"] + 1 < _max_tries():
+                buffer.append(_Outcome(row["pk"], "defer", reply))
+                if in_a_row >= DEFERRALS_BEFORE_BREAKING:
+                    # It defers everyone: stop instead of hammering.
+                    self.breaker = self.breaker or reply
+                    self.halt.set()
+            else:  # deferred on every run so far: give up on this one
+                buffer.append(
+                    _Outcome(row["pk"], Outcome.FAILED, reply, message_id, at, 1)
+                )
+            return in_a_row
+        if kind == "breaker":
+            self.breaker = self.breaker or item[2]
+        elif kind == "error" and self.error is None:
+            self.error = item[2]
+        return in_a_row  # "unsent": stays claimed, put back to pending at the end
+
+    def _flush(self, buffer: list[_Outcome]) -> None:
+        if not buffer:
+            return
+        _write_outcomes(self.worker, buffer)
+        if self.progress:
+            for o in buffer:
+                if o.outcome != "defer":
+                    self.progress(o.outcome)
+
+
+def _serve(
+    attempt_id: int,
+    *,
+    worker: str,
+    renew: Callable[[], bool],
+    progress: Callable[[str], None] | None,
+    max_seconds: float | None,
+    rate: float | None,
+    session: SMTPSession | None,
+) -> RunResult:
+    attempt = Attempt.objects.select_related("mailing__message").get(pk=attempt_id)
+    pipeline = _Pipeline(
+        attempt,
+        worker=worker,
+        renew=renew,
+        progress=progress,
+        max_seconds=max_seconds,
+        rate=rate if rate is not None else getattr(settings, "MAILSHOT_SEND_RATE", 0),
+        session=session,
     )
     try:
-        rcpt = envelope_address(client.email)
-    except UnicodeError:
-        return Outcome.FAILED, _("This address needs SMTPUTF8, which is not used.")
-    message = emails.build_mailing_message(
-        subject=subject,
-        body=body,
-        recipient=emails.Recipient(
-            email=client.email,
-            full_name=client.full_name,
-            unsubscribe_token=client.unsubscribe_token,
-        ),
-        message_id=delivery.message_id,
-        to_address=rcpt,
-    )
-    return session.send(envelope_from, rcpt, message.as_bytes())
+        pipeline.run()
+        if pipeline.stop:
+            _skip_the_rest(attempt_id, pipeline.stop, worker)
+    finally:
+        _unclaim(attempt_id, worker)
+        result = _close_out(
+            attempt_id,
+            breaker=pipeline.breaker,
+            stop=pipeline.stop,
+            last_reply=pipeline.last_reply,
+        )
+    result.out_of_time = pipeline.out_of_time and not result.finished
+    if pipeline.breaker:
+        log.warning("Attempt %s stopped: %s", attempt_id, result.server_response)
+    return result
 
 
 def run_attempt(
@@ -710,11 +1127,13 @@ def run_attempt(
     max_seconds: float | None = None,
     rate: float | None = None,
     session: SMTPSession | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Serve the attempt's unserved recipients while we hold its lease.
 
     Returns early (leaving the rest pending, lease released) when `max_seconds` is
-    spent, when the lease was lost, or when the server is unreachable.
+    spent, when the lease was lost, or when the server is unreachable. `on_start`
+    is called once the lease is ours (the cluster queues helpers there).
     """
     worker = worker or new_worker_id()
     with cachalot_disabled():
@@ -728,101 +1147,58 @@ def run_attempt(
                 if attempt and not attempt.is_finished
                 else "",
             )
-        attempt = Attempt.objects.select_related("mailing__message").get(pk=attempt_id)
-        mailing = attempt.mailing
-        sender = settings.DEFAULT_FROM_EMAIL
-        envelope_from = parseaddr(sender)[1] or sender
-        subject, body = mailing.message.subject, mailing.message.body
-        session = session or SMTPSession()
-        throttle = Throttle(
-            rate if rate is not None else getattr(settings, "MAILSHOT_SEND_RATE", 0)
-        )
-        started = time.monotonic()
-        renewed = started
-
-        def heartbeat() -> None:
-            nonlocal renewed
-            if not renew_lease(attempt_id, worker):
-                raise LeaseLost
-            renewed = time.monotonic()
-
-        session.heartbeat = heartbeat
-        breaker = stop = last_reply = ""
-        out_of_time = lost = False
-        cursor = 0  # recipients deferred in this run wait for the next one
-        deferred_in_a_row = 0
         try:
-            while not (breaker or stop or lost):
-                batch = claim_batch(attempt_id, worker, batch_size(), after=cursor)
-                if not batch:
-                    break
-                clients = Client.objects.in_bulk(
-                    [d.client_id for d in batch if d.client_id]
-                )
-                for delivery in batch:
-                    cursor = delivery.pk
-                    if time.monotonic() - renewed > lease_seconds() / 3:
-                        if not renew_lease(attempt_id, worker):
-                            lost = True  # another worker took over: leave it be
-                            break
-                        renewed = time.monotonic()
-                    stop = _stop_reason(mailing.pk) or ""
-                    if stop:
-                        _skip_the_rest(attempt_id, stop)
-                        break
-                    client = clients.get(delivery.client_id)
-                    if client is None:
-                        outcome, reply = Outcome.SKIPPED, _("The client was deleted.")
-                    elif client.is_unsubscribed:
-                        outcome, reply = Outcome.SKIPPED, _("Unsubscribed.")
-                    else:
-                        throttle.wait()
-                        try:
-                            outcome, reply = _send_to(
-                                session,
-                                delivery=delivery,
-                                client=client,
-                                subject=subject,
-                                body=body,
-                                envelope_from=envelope_from,
-                            )
-                        except ServerUnavailable as exc:
-                            breaker = str(exc) or _("no reply")
-                            break
-                        except LeaseLost:
-                            lost = True
-                            break
-                        except Deferred as exc:
-                            deferred_in_a_row += 1
-                            if delivery.tries + 1 < _max_tries():
-                                _defer(delivery, worker, str(exc))
-                                if deferred_in_a_row >= DEFERRALS_BEFORE_BREAKING:
-                                    # It defers everyone: stop instead of hammering.
-                                    breaker = str(exc)
-                                    break
-                                continue
-                            # Deferred on every run so far: give up on this one.
-                            outcome, reply = Outcome.FAILED, str(exc)
-                        else:
-                            deferred_in_a_row = 0
-                            last_reply = reply
-                    _record(delivery, worker, outcome, reply)
-                    if progress:
-                        progress(outcome)
-                if max_seconds is not None and time.monotonic() - started > max_seconds:
-                    out_of_time = True
-                    break
-        finally:
-            session.close()
-            _unclaim(attempt_id, worker)
-            result = _close_out(
-                attempt_id, breaker=breaker, stop=stop, last_reply=last_reply
+            if on_start:
+                on_start(attempt_id)
+            return _serve(
+                attempt_id,
+                worker=worker,
+                renew=lambda: renew_lease(attempt_id, worker),
+                progress=progress,
+                max_seconds=max_seconds,
+                rate=rate,
+                session=session,
             )
+        finally:
             release_lease(attempt_id, worker)
-        result.out_of_time = out_of_time and not result.finished
-        if breaker:
-            log.warning("Attempt %s stopped: %s", attempt_id, result.server_response)
-        return result
+
+
+def renew_claims(attempt_id: int, worker: str) -> bool:
+    """A helper's heartbeat: extend its claims while the attempt is still open."""
+    until = timezone.now() + timedelta(seconds=lease_seconds())
+    Delivery.objects.filter(
+        attempt_id=attempt_id, outcome=Outcome.CLAIMED, claimed_by=worker
+    ).update(claimed_until=until)
+    return Attempt.objects.filter(pk=attempt_id, finished_at__isnull=True).exists()
+
+
+def assist_attempt(
+    attempt_id: int,
+    *,
+    worker: str | None = None,
+    max_seconds: float | None = None,
+    rate: float | None = None,
+) -> RunResult | None:
+    """Help serve an attempt another worker leads (scale-out).
+
+    A helper takes no lease: it claims batches of the same attempt like the
+    leading worker does (the claim's row count decides who owns a recipient), keeps
+    its claims alive, and closes the attempt if it happens to serve the last
+    recipient. Returns None when there was nothing to help with.
+    """
+    worker = worker or new_worker_id()
+    with cachalot_disabled():
+        if not Attempt.objects.filter(pk=attempt_id, finished_at__isnull=True).exists():
+            return None
+        return _serve(
+            attempt_id,
+            worker=worker,
+            renew=lambda: renew_claims(attempt_id, worker),
+            progress=None,
+            max_seconds=max_seconds,
+            rate=rate,
+            session=None,
+        )
 
 
 # --- entry points (tasks and commands call these) ---------------------------------

@@ -78,8 +78,23 @@ def test_a_blocked_owners_mailing_is_not_due_and_sends_nothing(
     assert sink.messages == []
 
 
-def test_disabling_the_mailing_mid_run_stops_it_and_skips_the_rest(sink, make_mailing):
-    mailing = make_mailing(6)
+@pytest.fixture
+def small_window(settings, monkeypatch):
+    """Batches of 2 on one connection, the mailing re-checked at every turn: a stop
+    is then seen within the in-flight window (two batches and the message on the
+    wire), which bounds how many more go out after it."""
+    settings.MAILSHOT_BATCH_SIZE = 2
+    settings.MAILSHOT_SMTP_CONNECTIONS = 1
+    monkeypatch.setattr(sending, "STOP_CHECK_SECONDS", 0)
+    # Outcomes recorded in the same write as the one that triggers the stop, plus
+    # the window.
+    return 2 + 2 * 2 + 1
+
+
+def test_disabling_the_mailing_mid_run_stops_it_and_skips_the_rest(
+    sink, make_mailing, small_window
+):
+    mailing = make_mailing(30)
     seen = []
 
     def progress(outcome):
@@ -90,14 +105,15 @@ def test_disabling_the_mailing_mid_run_stops_it_and_skips_the_rest(sink, make_ma
     attempt = sending.start_manual_run(mailing.pk, worker="w")
     result = sending.run_attempt(attempt.pk, worker="w", progress=progress)
 
-    assert (result.sent, result.skipped) == (2, 4)
+    assert 2 <= result.sent <= 2 + small_window
+    assert result.skipped == 30 - result.sent and result.pending == 0
     assert result.status == Attempt.Status.PARTIAL  # not everyone was served
-    assert len(sink.messages) == 2
+    assert len(sink.messages) == result.sent
     assert "disabled" in Attempt.objects.get().server_response
 
 
-def test_blocking_the_owner_mid_run_stops_it(sink, make_mailing, alice):
-    mailing = make_mailing(4)
+def test_blocking_the_owner_mid_run_stops_it(sink, make_mailing, alice, small_window):
+    mailing = make_mailing(30)
 
     def progress(outcome):
         type(alice).objects.filter(pk=alice.pk).update(is_blocked=True)
@@ -105,7 +121,9 @@ def test_blocking_the_owner_mid_run_stops_it(sink, make_mailing, alice):
     attempt = sending.start_manual_run(mailing.pk, worker="w")
     result = sending.run_attempt(attempt.pk, worker="w", progress=progress)
 
-    assert (result.sent, result.skipped) == (1, 3)
+    assert 1 <= result.sent <= 1 + small_window
+    assert result.skipped == 30 - result.sent
+    assert len(sink.messages) == result.sent
     assert "blocked" in result.server_response
 
 
@@ -174,22 +192,53 @@ def test_send_rate_spaces_messages(sink, make_mailing):
     assert len(sink.messages) == 3
 
 
-def test_queries_grow_by_a_small_constant_per_recipient(sink, make_mailing, settings):
-    """Measured: 2 queries per recipient (the mailing/owner re-check and the outcome
-    UPDATE), about 6 per batch of claimed recipients, and about 35 to open and close
-    a run (most of them savepoints and the owner's permission on the attempt)."""
-    settings.MAILSHOT_BATCH_SIZE = 10
+def test_queries_per_recipient_stay_well_below_one(
+    sink, make_mailing, settings, monkeypatch
+):
+    """Queries come per batch, not per recipient: a re-check of the mailing, the
+    claim (a SELECT … SKIP LOCKED, one UPDATE, one read with the clients) and one
+    write of the batch's outcomes, about 10 with savepoints; plus about 35 to open
+    and close a run. (Time-driven writes and re-checks are switched off here so the
+    count does not depend on the machine's speed.) All database work happens on the
+    calling thread's connection, so this counts every query of the run."""
+    settings.MAILSHOT_BATCH_SIZE = 50
+    monkeypatch.setattr(sending, "FLUSH_SECONDS", 3600)
+    monkeypatch.setattr(sending, "STOP_CHECK_SECONDS", 3600)
     counts = {}
-    for n in (10, 40):
-        mailing = make_mailing(n, owner=None) if n == 10 else _other_mailing(n)
+    for n in (50, 200):
+        mailing = make_mailing(n, owner=None) if n == 50 else _other_mailing(n)
         with CaptureQueriesContext(connection) as queries:
             result = sending.run_mailing_now(mailing.pk)
         assert result.sent == n
         counts[n] = len(queries)
 
-    per_recipient = (counts[40] - counts[10]) / 30
-    assert per_recipient <= 2 + 6 / 10, counts
-    assert counts[10] <= 2 * 10 + 6 * 2 + 40, counts
+    per_recipient = (counts[200] - counts[50]) / 150
+    assert per_recipient <= 12 / 50, counts
+    assert counts[50] <= 12 + 45, counts
+
+
+def test_the_engine_never_reads_all_deliveries_at_once(sink, make_mailing, settings):
+    """Streaming: every read of the ledger is a batch (LIMIT or a list of ids no
+    longer than a batch) or an aggregate, so memory does not grow with the run."""
+    settings.MAILSHOT_BATCH_SIZE = 10
+    mailing = make_mailing(45)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = sending.run_mailing_now(mailing.pk)
+
+    assert result.sent == 45
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"mailings_delivery"' in q["sql"]
+    ]
+    assert reads
+    for sql in reads:
+        batched = "LIMIT" in sql or "COUNT(" in sql
+        if not batched and " IN (" in sql:
+            ids = sql.split(" IN (", 1)[1].split(")", 1)[0]
+            batched = ids.count(",") < 10
+        assert batched, sql
 
 
 def _other_mailing(n):

@@ -1,6 +1,7 @@
 """The engine against mail servers that misbehave (a raw-socket server), each run
 ending within a bound with nobody lost or served twice."""
 
+import threading
 import time
 
 import pytest
@@ -293,16 +294,28 @@ def test_a_run_left_pending_is_closed_as_skipped_if_the_mailing_was_disabled(
 
 
 def test_a_worker_whose_lease_was_taken_while_retrying_stops_at_once(
-    raw_smtp, make_mailing
+    raw_smtp, make_mailing, monkeypatch
 ):
     raw_smtp(rcpt_reply=lambda rcpt: "451 4.3.0 Try again later")
     mailing = make_mailing(2)
     attempt = sending.start_manual_run(mailing.pk, worker="slow")
+    retrying = threading.Event()
+    monkeypatch.setattr(sending, "RENEW_SECONDS", 0)  # renew at every turn
+    renew_lease = sending.renew_lease
 
-    def back_off_while_another_worker_takes_over(seconds):
-        Attempt.objects.filter(pk=attempt.pk).update(lease_owner="other")
+    def renew_after_another_worker_took_over(attempt_id, worker):
+        if retrying.is_set():
+            Attempt.objects.filter(pk=attempt.pk).update(lease_owner="other")
+        return renew_lease(attempt_id, worker)
 
-    session = sending.SMTPSession(sleep=back_off_while_another_worker_takes_over)
+    monkeypatch.setattr(sending, "renew_lease", renew_after_another_worker_took_over)
+    session = sending.SMTPSession()
+
+    def back_off(seconds):
+        retrying.set()
+        session.cancelled.wait(5)  # the back-off ends when the run is stopped
+
+    session.sleep = back_off
     result = sending.run_attempt(attempt.pk, worker="slow", session=session)
 
     assert not result.finished
