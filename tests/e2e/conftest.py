@@ -8,6 +8,7 @@ links pointing at it).
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +104,8 @@ def stack():
     """Web server + qcluster + SMTP sink on a fresh database with the demo data."""
     from tests.e2e.stack import Stack
 
+    for lang in LANGUAGES:  # this run's screenshots only
+        shutil.rmtree(ARTIFACTS / lang, ignore_errors=True)
     started = time.monotonic()
     running = Stack().start()
     print(
