@@ -301,6 +301,13 @@ MAILSHOT_LEASE_SECONDS = env.int("MAILSHOT_LEASE_SECONDS", default=60)  # at mos
 MAILSHOT_SMTP_RETRIES = env.int("MAILSHOT_SMTP_RETRIES", default=3)
 MAILSHOT_SMTP_BACKOFF = env.float("MAILSHOT_SMTP_BACKOFF", default=1.0)
 MAILSHOT_BATCH_SIZE = env.int("MAILSHOT_BATCH_SIZE", default=100)  # claimed at once
+# SMTP connections one worker sends over at once (fewer under a low send rate).
+MAILSHOT_SMTP_CONNECTIONS = env.int("MAILSHOT_SMTP_CONNECTIONS", default=4)
+# Helper tasks a cluster run queues so other workers (of any cluster) serve the same
+# run; -1 = one per other worker of the running clusters.
+MAILSHOT_RUN_HELPERS = env.int("MAILSHOT_RUN_HELPERS", default=-1)
+# Names this host in worker ids (Delivery.claimed_by); the host name by default.
+MAILSHOT_NODE_NAME = env.str("MAILSHOT_NODE_NAME", default="")
 # A recipient the server keeps deferring is marked failed after this many runs tried it.
 MAILSHOT_MAX_TRIES_PER_RECIPIENT = env.int(
     "MAILSHOT_MAX_TRIES_PER_RECIPIENT", default=5

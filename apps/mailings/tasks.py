@@ -21,6 +21,42 @@ def _cluster_rate() -> float:
     return rate / workers if rate else 0
 
 
+def _helper_count() -> int:
+    """How many helper tasks a run queues (MAILSHOT_RUN_HELPERS; -1: one per other
+    worker of the clusters that are running now, whichever host they are on)."""
+    if settings.Q_CLUSTER.get("sync"):
+        return 0  # a queued task would run inline, before the run itself
+    configured = int(getattr(settings, "MAILSHOT_RUN_HELPERS", -1))
+    if configured >= 0:
+        return configured
+    try:
+        from django_q.brokers import get_broker
+        from django_q.status import Stat
+
+        workers = sum(len(stat.workers) for stat in Stat.get_all(get_broker()))
+    except Exception:  # no broker stats: count this cluster's workers only
+        workers = 0
+    return max(0, (workers or int(settings.Q_CLUSTER.get("workers") or 1)) - 1)
+
+
+def _queue_helpers(attempt_id: int) -> None:
+    """Let other workers serve this run too: each helper claims batches of the same
+    attempt (its claims decide who owns a recipient, so nobody is served twice)."""
+    count = _helper_count()
+    if count <= 0:
+        return
+    from django_q.tasks import async_task
+
+    from apps.mailings.models import Delivery
+
+    unserved = Delivery.objects.filter(
+        attempt_id=attempt_id, outcome__in=["pending", "claimed"]
+    ).count()
+    # A helper is worth starting for two batches or more.
+    for _ in range(min(count, unserved // (2 * sending.batch_size()))):
+        async_task("apps.mailings.tasks.assist_attempt", attempt_id)
+
+
 def _continue_if_unfinished(result: sending.RunResult | None) -> None:
     if result and result.out_of_time:
         from django_q.tasks import async_task
@@ -32,7 +68,10 @@ def run_mailing(mailing_id: int) -> str:
     """ "Send now" from the admin: start a run or resume the unfinished one."""
     try:
         result = sending.run_mailing_now(
-            mailing_id, max_seconds=_run_budget(), rate=_cluster_rate()
+            mailing_id,
+            max_seconds=_run_budget(),
+            rate=_cluster_rate(),
+            on_start=_queue_helpers,
         )
     except sending.CannotRun as exc:
         return str(exc)
@@ -43,7 +82,10 @@ def run_mailing(mailing_id: int) -> str:
 def run_due_mailing(mailing_id: int) -> str:
     """A mailing whose time has come (no-op if it is not due or already taken)."""
     result = sending.run_due_mailing(
-        mailing_id, max_seconds=_run_budget(), rate=_cluster_rate()
+        mailing_id,
+        max_seconds=_run_budget(),
+        rate=_cluster_rate(),
+        on_start=_queue_helpers,
     )
     _continue_if_unfinished(result)
     return result.summary() if result else "not due"
@@ -51,10 +93,21 @@ def run_due_mailing(mailing_id: int) -> str:
 
 def resume_attempt(attempt_id: int) -> str:
     result = sending.resume_attempt(
-        attempt_id, max_seconds=_run_budget(), rate=_cluster_rate()
+        attempt_id,
+        max_seconds=_run_budget(),
+        rate=_cluster_rate(),
+        on_start=_queue_helpers,
     )
     _continue_if_unfinished(result)
     return result.summary()
+
+
+def assist_attempt(attempt_id: int) -> str:
+    """Serve part of a run another worker leads (queued by that run)."""
+    result = sending.assist_attempt(
+        attempt_id, max_seconds=_run_budget(), rate=_cluster_rate()
+    )
+    return result.summary() if result else "nothing to help with"
 
 
 def send_due_mailings() -> str:
