@@ -318,8 +318,12 @@ CKEDITOR_5_FILE_UPLOAD_PERMISSION = "authenticated"  # narrowed to editors in ap
 CKEDITOR_5_CUSTOM_CSS = "css/ckeditor-admin.css"
 CKEDITOR_5_MAX_FILE_SIZE = 5  # MB
 CKEDITOR_5_UPLOAD_FILE_TYPES = ["jpeg", "jpg", "png", "gif", "webp"]
+# The editor's own toolbar, tooltips and word count speak the admin's language: the
+# Russian bundle is loaded (the "language" list below) and chosen per request.
+CKEDITOR_5_USER_LANGUAGE = True
 CKEDITOR_5_CONFIGS = {
     "default": {
+        "language": ["ru"],
         "toolbar": {
             "items": [
                 "heading",

@@ -426,10 +426,16 @@ def test_editor_publishes_a_post(people, stack, lang, journal, shot):
         else "Writing mail people open"
     )
     page.goto("/admin/blog/post/add/")
+    if lang == "ru":  # the editor's own toolbar speaks Russian too
+        expect(page.locator(".ck-toolbar")).to_contain_text("Вставить таблицу")
     page.locator("input[name=title]").fill(title)
     editable = page.locator(".ck-editor__editable")
     editable.click()
-    editable.type("Short subject lines work best. ")
+    editable.type(
+        "Короткие темы писем работают лучше всего. "
+        if lang == "ru"
+        else "Short subject lines work best. "
+    )
     page.locator(".ck-file-dialog-button input[type=file]").set_input_files(
         str(IMAGE / "demo-2.jpg")
     )
