@@ -207,6 +207,11 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def database() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    return "PostgreSQL" if url.startswith("postgres") else "SQLite"
+
+
 def header() -> str:
     commit = subprocess.run(  # noqa: S603
         ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
@@ -214,11 +219,7 @@ def header() -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    db = (
-        "PostgreSQL"
-        if os.environ.get("DATABASE_URL", "").startswith("postgres")
-        else "SQLite"
-    )
+    db = database()
     return (
         f"Machine: {platform.node()} ({os.cpu_count()} cores, {platform.machine()}, "
         f"Python {platform.python_version()}), database {db}; "
@@ -252,7 +253,8 @@ def main() -> None:
     (out / "latest.md").write_text(text)
     if args.write_docs:
         doc = ROOT / "docs" / "benchmarks.md"
-        marker = "<!-- bench-table -->"
+        # One table per database, each between its own pair of markers.
+        marker = f"<!-- bench-table:{database().lower()} -->"
         content = doc.read_text()
         head, _, rest = content.partition(marker)
         _, _, tail = rest.partition(marker)
