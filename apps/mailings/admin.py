@@ -225,7 +225,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         )
 
     @action(
-        description=_("Download the report of runs (CSV)"),
+        description=_("Download the report of runs"),
         url_path="attempts-report",
         permissions=["attempts_report"],
         icon="download",

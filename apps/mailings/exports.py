@@ -103,4 +103,4 @@ def export_attempts_csv(modeladmin, request, queryset):
     return attempt_report_response(queryset)
 
 
-export_attempts_csv.short_description = _("Export selected runs as CSV")
+export_attempts_csv.short_description = _("Export the selected runs")

@@ -303,3 +303,34 @@ def test_managers_download_every_run(alice, bob, manager, login):
 
 def test_editors_cannot_download_run_reports(editor, login):
     assert login(editor).get(ATTEMPTS_URL).status_code == 403
+
+
+def test_the_client_list_offers_import_and_export_to_alice(alice, login):
+    body = login(alice).get(reverse("admin:mailings_client_changelist")).content
+    assert IMPORT_URL.encode() in body and EXPORT_URL.encode() in body
+
+
+def test_the_client_list_offers_managers_export_but_no_import(manager, login):
+    body = login(manager).get(reverse("admin:mailings_client_changelist")).content
+    assert IMPORT_URL.encode() not in body and EXPORT_URL.encode() in body
+
+
+def test_a_superuser_imports_for_themselves_and_exports_everyone(
+    superuser, alice, login
+):
+    ClientFactory(owner=alice, email="alices@example.org")
+    http = login(superuser)
+    upload(http, csv_file([["email"], ["root-client@example.org"]]))
+    assert Client.objects.get(email="root-client@example.org").owner == superuser
+    emails = sorted(r[0] for r in rows_of(export(http))[1:])
+    assert emails == ["alices@example.org", "root-client@example.org"]
+
+
+def test_the_attempt_admin_action_streams_the_queryset_it_is_given(alice, bob):
+    from apps.mailings.exports import export_attempts_csv
+
+    mine = _attempt(alice, "250 mine")
+    _attempt(bob, "250 bobs")
+    response = export_attempts_csv(None, None, selectors.visible_attempts(alice))
+    rows = rows_of(response)
+    assert [r[0] for r in rows[1:]] == [str(mine.mailing_id)]
