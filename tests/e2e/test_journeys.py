@@ -203,6 +203,9 @@ def test_owner_sends_a_mailing(people, stack, lang, journal, shot, tmp_path):
 
     # A client by hand.
     page.goto("/admin/mailings/client/")
+    expect(page.locator("#content, main").first).to_contain_text(
+        tr(lang, "Nothing here yet")
+    )
     shot("clients-empty")
     page.goto("/admin/mailings/client/add/")
     page.locator("input[name=email]").fill(ada)
