@@ -17,6 +17,7 @@ from unfold.decorators import action, display
 
 from apps.core.admin import OwnedModelAdmin
 from apps.mailings import selectors, services
+from apps.mailings.exports import export_attempts_csv
 from apps.mailings.models import Attempt, Delivery, Mailing
 
 
@@ -241,6 +242,7 @@ class AttemptAdmin(OwnedModelAdmin):
     readonly_fields = fields
     inlines = [DeliveryInline]
     show_full_result_count = False
+    actions = [export_attempts_csv]
 
     @display(description=_("status"), label=True)
     def status_label(self, obj: Attempt) -> str:

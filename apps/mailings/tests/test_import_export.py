@@ -334,3 +334,36 @@ def test_the_attempt_admin_action_streams_the_queryset_it_is_given(alice, bob):
     response = export_attempts_csv(None, None, selectors.visible_attempts(alice))
     rows = rows_of(response)
     assert [r[0] for r in rows[1:]] == [str(mine.mailing_id)]
+
+
+def test_the_attempt_list_exports_only_the_selected_runs_one_may_see(alice, bob, login):
+    from django.utils import timezone
+
+    from apps.mailings.models import Attempt
+    from apps.mailings.services import grant_owner_permissions
+    from tests.factories import MailingFactory
+
+    def attempt_of(owner, response):
+        attempt = Attempt.objects.create(
+            mailing=MailingFactory(owner=owner),
+            attempted_at=timezone.now(),
+            finished_at=timezone.now(),
+            status="success",
+            server_response=response,
+            total_count=1,
+            sent_count=1,
+        )
+        grant_owner_permissions(owner=owner, objects=attempt)
+        return attempt
+
+    mine, theirs = attempt_of(alice, "250 alice-ok"), attempt_of(bob, "250 bob-ok")
+    url = "/admin/mailings/attempt/"
+    data = {"action": "export_attempts_csv", "_selected_action": [mine.pk, theirs.pk]}
+    response = login(alice).post(url, data)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert "alice-ok" in body
+    assert "bob-ok" not in body
+    # Bob selecting Alice's run gets a report without it.
+    response = login(bob).post(url, {**data, "_selected_action": [mine.pk]})
+    assert "alice-ok" not in b"".join(response.streaming_content).decode()
