@@ -380,6 +380,15 @@ UNFOLD = {
     "SITE_TITLE": _("Mailshot"),
     "SITE_HEADER": _("Mailshot"),
     "SITE_SYMBOL": "mail",
+    # The public site's icon in the admin's tabs too (browsers otherwise ask for a
+    # /favicon.ico that does not exist).
+    "SITE_FAVICONS": [
+        {
+            "rel": "icon",
+            "type": "image/svg+xml",
+            "href": lambda request: static("img/favicon.svg"),
+        }
+    ],
     # Tells the right person why a login was refused (blocked, unconfirmed).
     "LOGIN": {"form": "apps.users.forms.LoginForm"},
     "SITE_URL": "/",

@@ -126,6 +126,7 @@ class People:
         self.browser, self.stack, self.lang = browser, stack, lang
         self.pages: dict[str, object] = {}
         self.current: object | None = None
+        self.broken: list[str] = []  # 4xx/5xx answers: missing images, scripts, …
 
     def page(self, who: str):
         if who not in self.pages:
@@ -135,6 +136,13 @@ class People:
                 base_url=self.stack.url,
             )
             context.set_default_timeout(15_000)
+            context.on(
+                "response",
+                lambda r: (
+                    r.status >= 400
+                    and self.broken.append(f"{r.status} {r.request.method} {r.url}")
+                ),
+            )
             self.pages[who] = context.new_page()
         self.current = self.pages[who]
         return self.current
@@ -154,6 +162,16 @@ def people(browser, stack, lang):
     crowd = People(browser, stack, lang)
     yield crowd
     crowd.close()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_broken(request):
+    """Every journey ends with no page, image, script or style answered 4xx/5xx."""
+    yield
+    if "people" in request.fixturenames:
+        crowd = request.getfixturevalue("people")
+        broken, crowd.broken[:] = list(crowd.broken), []
+        assert not broken, "broken answers:\n" + "\n".join(broken)
 
 
 @pytest.fixture(scope="module")
