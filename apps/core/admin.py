@@ -276,6 +276,11 @@ def bulk_action_fields(action: str, objects: Iterable) -> list[tuple[str, object
     ]
 
 
+# The admin's front page is the dashboard (templates/admin/index.html), not Django's
+# "Site administration".
+admin.site.index_title = _("Dashboard")
+
+
 # --- django-q2: restyled with Unfold (its own pages are unstyled) and, since whoever
 # can edit a Schedule can run any dotted function, for superusers only (PITFALLS). ---
 

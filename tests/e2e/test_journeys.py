@@ -182,6 +182,7 @@ def test_register_and_confirm(people, stack, lang, journal, shot):
     expect(page).to_have_url(re.compile(r"/admin/$"))
     confirmed = tr(lang, "Your e-mail address is confirmed. Welcome!")
     expect(page.get_by_text(confirmed)).to_be_visible()
+    expect(page.locator("h1").first).to_contain_text(tr(lang, "Dashboard"))
     if lang == "ru":
         expect(page.locator("body")).to_contain_text("Клиенты")
     shot("admin")
