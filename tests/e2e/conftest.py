@@ -99,6 +99,9 @@ def wait_for_mail(smtp_sink) -> Callable[..., Received]:
 # --- Journeys against a real stack (test_journeys.py) ------------------------------
 
 LANGUAGES = {"en": "en-US", "ru": "ru-RU"}
+# In a full-page screenshot the admin's sticky bars (save buttons, list footer) would
+# sit over the middle of the page; they are put back in the flow for the picture.
+FULL_PAGE_STYLE = "#submit-row, .lg\\:sticky { position: static !important; }"
 
 
 @pytest.fixture(scope="session")
@@ -191,7 +194,7 @@ def shot(people, lang, request) -> Callable[[str], Path]:
         folder = ARTIFACTS / lang
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{journey}-{step}.png"
-        target.screenshot(path=str(path), full_page=True)
+        target.screenshot(path=str(path), full_page=True, style=FULL_PAGE_STYLE)
         return path
 
     return _shot
