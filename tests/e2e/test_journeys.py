@@ -167,7 +167,16 @@ def test_register_and_confirm(people, stack, lang, journal, shot):
     expect(page).to_have_url(re.compile(r"/accounts/register/done/$"))
     shot("done")
 
-    # Not confirmed yet: the admin refuses the login.
+    # Not confirmed yet: the admin refuses the login and says why.
+    page.goto("/admin/login/")
+    login_form = page.locator("#login-form")
+    login_form.locator("input[name=username]").fill(email)
+    login_form.locator("input[name=password]").fill(PASSWORD)
+    login_form.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/admin/login/"))
+    expect(page.locator(".errornote, .errorlist").first).to_be_visible()
+    shot("unconfirmed-login")
+
     received = stack.wait_for_mail(email)[-1]
     text = received.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"https?://\S+/accounts/confirm/\S+", text).group(0)
