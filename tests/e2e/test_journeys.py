@@ -211,13 +211,20 @@ def test_owner_sends_a_mailing(people, stack, lang, journal, shot, tmp_path):
     }
     (ada, ada_name), *imported = clients.items()
 
+    # A new account's dashboard shows the way to a first mailing.
+    page.goto("/admin/")
+    steps = page.locator("[data-dashboard=getting-started]")
+    expect(steps).to_contain_text(tr(lang, "Your first mailing in three steps"))
+    shot("getting-started")
+
     # A client by hand.
     page.goto("/admin/mailings/client/")
     expect(page.locator("#content, main").first).to_contain_text(
         tr(lang, "Nothing here yet")
     )
     shot("clients-empty")
-    page.goto("/admin/mailings/client/add/")
+    page.locator("#content a[href$='/mailings/client/add/']").first.click()
+    expect(page).to_have_url(re.compile(r"/admin/mailings/client/add/$"))
     page.locator("input[name=email]").fill(ada)
     page.locator("input[name=full_name]").fill(ada_name)
     page.locator("textarea[name=comment]").fill("Met at the e2e fair.")
