@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -63,13 +64,23 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
     import_form_class = ImportForm
     export_form_class = ExportForm
     import_template_name = "mailings/admin/client_import.html"
-    list_display = ["email", "full_name", "is_unsubscribed", "created_at"]
+    list_display = ["email", "full_name", "subscription", "created_at"]
     search_fields = ["email", "full_name"]
     list_filter = ["is_unsubscribed", ClientMailingFilter]
     fields = ["email", "full_name", "comment", "is_unsubscribed"]
     list_per_page = 50
     # A user may keep 100,000 clients: no second COUNT(*) over all of them.
     show_full_result_count = False
+
+    @display(
+        description=_("subscription"),
+        ordering="is_unsubscribed",
+        label={True: "danger", False: "success"},
+    )
+    def subscription(self, obj: Client) -> tuple[bool, str]:
+        return obj.is_unsubscribed, (
+            gettext("Unsubscribed") if obj.is_unsubscribed else gettext("Subscribed")
+        )
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -169,6 +180,12 @@ class MailingForm(forms.ModelForm):
                 self.fields["clients"].queryset = selectors.owned_clients(owner)
             if "message" in self.fields:
                 self.fields["message"].queryset = selectors.owned_messages(owner)
+        zone = timezone.get_current_timezone_name()
+        for name in ("start_at", "end_at"):
+            if name in self.fields:
+                self.fields[name].help_text = gettext("Time zone: %(zone)s") % {
+                    "zone": zone
+                }
 
     def _post_clean(self):
         if self.owner is not None and not self.instance.owner_id:

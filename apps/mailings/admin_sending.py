@@ -244,9 +244,25 @@ class AttemptAdmin(OwnedModelAdmin):
     show_full_result_count = False
     actions = [export_attempts_csv]
 
-    @display(description=_("status"), label=True)
-    def status_label(self, obj: Attempt) -> str:
-        return obj.get_status_display() if obj.status else gettext("in progress")
+    @display(
+        description=_("status"),
+        label={
+            Attempt.Status.SUCCESS: "success",
+            Attempt.Status.PARTIAL: "warning",
+            Attempt.Status.FAILURE: "danger",
+            "": "info",
+        },
+    )
+    def status_label(self, obj: Attempt) -> tuple[str, str]:
+        text = obj.get_status_display() if obj.status else gettext("in progress")
+        return obj.status, text
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        # Which worker holds a run's lease is for operators, not for owners.
+        return [f for f in fields if f not in ("lease_owner", "lease_expires_at")]
 
     def has_add_permission(self, request):
         return False
