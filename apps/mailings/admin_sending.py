@@ -48,7 +48,7 @@ class AttemptInline(_ReadOnlyInline):
     """The runs of a mailing, newest first, on the mailing's page."""
 
     model = Attempt
-    verbose_name_plural = _("runs")
+    verbose_name_plural = _("attempts")
     fields = [
         "attempt_link",
         "status",
