@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.test import Client as HttpClient
 from django.urls import reverse
 
+from apps.users import roles
 from tests.factories import (
     ClientFactory,
     MailingFactory,
@@ -50,8 +51,14 @@ ALLOWED = {
     "PNG",
     "GIF",
     "WebP",
+    "CSV",
+    "XLSX",
+    "csv",
+    "xlsx",
     "Unfold",
 }
+# The columns of the client import file are names, not words.
+CSV_COLUMNS = {"email", "full", "name", "comment"}
 # Words Unfold or Django show in English unless our catalogue translates them.
 ENGLISH_UI = [
     "Dashboard",
@@ -218,6 +225,32 @@ def test_admin_labels_and_titles(login, superuser, russian_data):
         get_ru(http, f"/admin/mailings/mailing/{russian_data['mailing'].pk}/change/")
     )
     assert "Изменение: рассылка" in change
+
+
+def renamed(user, first_name: str):
+    """The factories pick English first names; the header shows them."""
+    user.first_name = first_name
+    user.save(update_fields=["first_name"])
+    return user
+
+
+def test_dashboards_of_each_role(login, editor, manager, russian_data):
+    renamed(editor, "Елена")
+    renamed(manager, "Борис")
+    newcomer = UserFactory(
+        email="oleg@example.com", first_name="Олег", group=roles.USERS
+    )
+    steps = visible_text(get_ru(login(newcomer), "/admin/"))
+    assert "Первая рассылка за три шага" in steps
+    for user in (newcomer, manager, editor):
+        html = get_ru(login(user), "/admin/")
+        assert english_words(html) == set(), user.email
+
+
+def test_client_import_page(login, alice):
+    html = get_ru(login(renamed(alice, "Алиса")), "/admin/mailings/client/import/")
+    assert "Импорт клиентов" in visible_text(html)
+    assert english_words(html) - CSV_COLUMNS == set()
 
 
 def test_editor_headings_follow_the_language(login, superuser, russian_data):
