@@ -14,6 +14,9 @@ from apps.home.selectors import dashboard_statistics
 def dashboard_callback(request, context: dict) -> dict:
     stats = dashboard_statistics(user=request.user)
     if stats.get("per_day") is not None:
+        stats["chart_empty"] = not any(
+            row["sent"] or row["failed"] for row in stats["per_day"]
+        )
         stats["chart"] = json.dumps(
             {
                 "labels": [date_format(row["day"], "j M") for row in stats["per_day"]],

@@ -123,6 +123,9 @@ def test_a_user_without_deliveries_has_no_success_rate(alice, login):
     data, body = dashboard(login(alice))
     assert data["success_rate"] is None
     assert data["recent_attempts"] == []
+    # An empty chart would draw a meaningless 0–1 axis: a sentence says why it's empty.
+    assert "data-chart-empty" in body
+    assert 'class="chart"' not in body
 
 
 def test_an_editor_sees_the_blog_not_mailings(editor, two_users, login):
