@@ -243,6 +243,9 @@ def main() -> None:
     if "memory" in only:
         bench_memory(args.n, args.large, rows)
     for extra in sorted(only - {"send", "memory"}):
+        # Each stage on its own fresh database: the 100,000-recipient runs above leave
+        # large tables (and, on PostgreSQL, stale planner statistics) behind.
+        fresh_database()
         module = __import__(f"bench.{extra}", fromlist=["run"])
         module.run(rows, env=env, run=run, n=args.n, large=args.large)
     text = f"{header()}\n\n{table(rows)}\n"
