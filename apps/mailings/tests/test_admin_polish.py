@@ -54,3 +54,13 @@ def test_attempt_statuses_are_coloured_by_outcome(alice, login):
     assert "Partial" in page
     # Unfold renders a coloured label for the mapped "warning" type.
     assert "bg-orange" in page or "warning" in page
+
+
+def test_the_delete_button_reads_well_in_russian(alice, login):
+    mailing = MailingFactory(owner=alice)
+    page = login(alice).get(
+        f"/admin/mailings/mailing/{mailing.pk}/change/", HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    body = page.content.decode()
+    assert "Удалить" in body
+    assert "Удалить рассылка" not in body
