@@ -49,3 +49,13 @@ def test_json_log_lines_carry_the_extra_fields():
     assert line["message"] == "run 7"
     assert line["mailing_id"] == 7
     assert line["level"] == "INFO"
+
+
+def test_a_forbidden_page_is_friendly_and_translated(editor, login):
+    response = login(editor).get(
+        "/admin/mailings/client/import/", HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "403" in body
+    assert "Доступ запрещён" in body
