@@ -234,12 +234,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         return [report, *super().get_urls()]
 
     def has_attempts_report_permission(self, request, object_id=None) -> bool:
-        # Whoever may open the attempt list: owners (by their "add" permission,
-        # with object permissions on their runs) and managers.
-        return request.user.is_active and (
-            request.user.has_perm("mailings.view_attempt")
-            or request.user.has_perm("mailings.add_mailing")
-        )
+        return selectors.may_list_attempts(request.user)
 
     @action(
         description=_("Download the report of runs"),

@@ -275,7 +275,5 @@ class AttemptAdmin(OwnedModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         if obj is None:
-            return request.user.has_perm(
-                "mailings.view_attempt"
-            ) or request.user.has_perm("mailings.add_mailing")
+            return selectors.may_list_attempts(request.user)
         return selectors.can(request.user, "view", obj)

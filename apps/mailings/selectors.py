@@ -159,3 +159,11 @@ def recent_attempts(user, *, since, limit: int = 8) -> QuerySet[Attempt]:
             ),
         )
     return attempts.select_related("mailing__message").order_by("-attempted_at")[:limit]
+
+
+def may_list_attempts(user) -> bool:
+    """The attempt list and its reports: managers (model "view") and owners, whose
+    role is marked by "add mailing" (their runs come as object permissions)."""
+    return user.is_active and (
+        user.has_perm("mailings.view_attempt") or user.has_perm("mailings.add_mailing")
+    )

@@ -10,6 +10,11 @@ def ensure_groups(sender, using: str = "default", **kwargs) -> None:
     """
     if sender.label != "users":
         return
+    create_groups(using=using)
+
+
+def create_groups(*, using: str = "default") -> None:
+    """The three groups with their permissions; safe to call again."""
     from django.apps import apps
     from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission

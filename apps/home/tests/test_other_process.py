@@ -20,20 +20,9 @@ def groups(transactional_db):
     migration (a flush recreates permissions, not groups): make them again.
     ``serialized_rollback`` is no way out: after such a flush the content types have
     new ids and reloading the serialised ones fails on their unique constraint."""
-    from django.contrib.auth.models import Group, Permission
+    from apps.users.signals import create_groups
 
-    from apps.users.roles import GROUP_PERMISSIONS
-
-    for name, perms in GROUP_PERMISSIONS.items():
-        group, created = Group.objects.get_or_create(name=name)
-        if created:
-            for dotted in perms:
-                app_label, codename = dotted.split(".")
-                group.permissions.add(
-                    Permission.objects.get(
-                        content_type__app_label=app_label, codename=codename
-                    )
-                )
+    create_groups()
 
 
 def stat(body: str, name: str) -> int:

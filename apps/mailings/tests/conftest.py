@@ -27,20 +27,9 @@ def _groups_survive_flushes(request):
     if not (marker and marker.kwargs.get("transaction")):
         return
     request.getfixturevalue("transactional_db")
-    from django.contrib.auth.models import Group, Permission
+    from apps.users.signals import create_groups
 
-    from apps.users.roles import GROUP_PERMISSIONS
-
-    for name, perms in GROUP_PERMISSIONS.items():
-        group, created = Group.objects.get_or_create(name=name)
-        if created:
-            for dotted in perms:
-                app_label, codename = dotted.split(".")
-                group.permissions.add(
-                    Permission.objects.get(
-                        content_type__app_label=app_label, codename=codename
-                    )
-                )
+    create_groups()
 
 
 @pytest.fixture
