@@ -5,23 +5,25 @@ Checked, for each language in ``locale/``:
 * ``makemessages`` would change nothing: the sources hold no string the catalogue lacks
   (nor the catalogue one the sources dropped), and ``apps/core/vendor_strings.py`` is
   current. This runs on a copy of the project, so the work tree is never touched.
-* ``msgfmt --check`` passes and reports only translated messages: no untranslated or
-  fuzzy entry.
-* the committed ``django.mo`` is the compiled ``django.po``, byte for byte (msgfmt's
-  output is deterministic).
+* no entry is untranslated or fuzzy, and ``msgfmt --check`` accepts the catalogue (a
+  translation that drops a ``%(name)s`` placeholder would fail at run time).
+* the committed ``django.mo`` holds exactly the translations of ``django.po``.
 
+Catalogues are read with polib, so entries are compared by their content: how a file
+wraps its lines, and which gettext version compiled the ``.mo``, make no difference.
 Each problem is printed on one line, ending with what to run: ``make messages``.
 """
 
 import filecmp
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import polib
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -32,12 +34,28 @@ from .vendor_strings import OUTPUT as VENDOR_STRINGS
 IGNORED = [".venv", "var", "node_modules"]
 COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "var", "node_modules", "__pycache__", "*.pyc", ".pytest_cache",
-    ".ruff_cache", "artifacts", "media", "*.mo",
+    ".ruff_cache", ".mypy_cache", "artifacts", "media", "*.mo",
 )  # fmt: skip
-STATISTICS = re.compile(r"^\d+ translated messages?\.$")
+# makemessages stamps each run with the time, and msgfmt leaves it out of the .mo: not
+# a change of the catalogue.
+VOLATILE_METADATA = {"POT-Creation-Date"}
+RUN = "run `make messages`."
+
+# (msgctxt, msgid, msgid_plural): what gettext looks a translation up by.
+Key = tuple[str, str, str]
 
 
-def msgfmt(*args: str) -> subprocess.CompletedProcess:
+def key(entry: polib.POEntry | polib.MOEntry) -> Key:
+    return (entry.msgctxt or "", entry.msgid, entry.msgid_plural or "")
+
+
+def quoted(entries: list[Key]) -> str:
+    """The first msgid of a list, short enough for a one-line report."""
+    msgid = min(entries)[1].replace("\n", "\\n")
+    return f'"{msgid[:60].rstrip()}…"' if len(msgid) > 60 else f'"{msgid}"'
+
+
+def msgfmt(*args: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("msgfmt")
     if not binary:
         raise CommandError(
@@ -48,37 +66,94 @@ def msgfmt(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def without_creation_date(path: Path) -> list[str]:
-    return [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if not line.startswith('"POT-Creation-Date:')
-    ]
+def header(catalogue: polib.POFile | polib.MOFile) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in catalogue.metadata.items()
+        if name not in VOLATILE_METADATA
+    }
 
 
-def summarize(old: list[str], new: list[str]) -> str:
-    """The msgids that makemessages would add or remove, for the failure message."""
-    ids = lambda lines: {line for line in lines if line.startswith("msgid ")}  # noqa: E731
-    added, removed = ids(new) - ids(old), ids(old) - ids(new)
+def content(po: polib.POFile) -> tuple[list[str], dict[str, str]]:
+    """Every entry as polib writes it, and the header: all makemessages may change."""
+    return [str(entry) for entry in po], header(po)
+
+
+def source_problem(ours: Path, fresh: Path, name: str) -> str | None:
+    """What makemessages changed from our catalogue to the fresh one, if anything."""
+    old, new = polib.pofile(str(ours)), polib.pofile(str(fresh))
+    if content(old) == content(new):
+        return None
+    old_keys = {key(entry) for entry in old}
+    new_keys = {key(entry) for entry in new}
+    added, removed = sorted(new_keys - old_keys), sorted(old_keys - new_keys)
     parts = []
     if added:
-        parts.append(f"{len(added)} new, e.g. {sorted(added)[0][6:]}")
+        parts.append(f"{len(added)} new, e.g. {quoted(added)}")
     if removed:
-        parts.append(f"{len(removed)} gone, e.g. {sorted(removed)[0][6:]}")
-    return "; ".join(parts) or "locations or order changed"
+        parts.append(f"{len(removed)} gone, e.g. {quoted(removed)}")
+    summary = "; ".join(parts) or "locations, comments, header or order changed"
+    return f"{name} lacks the strings of the current sources ({summary}): {RUN}"
+
+
+def translations(catalogue: polib.POFile | polib.MOFile) -> dict[Any, Any]:
+    """What a compiled catalogue holds: the header and each translated entry."""
+    found: dict[Any, Any] = {"": header(catalogue)}
+    for entry in catalogue.translated_entries():
+        found[key(entry)] = (entry.msgstr, sorted(entry.msgstr_plural.items()))
+    return found
+
+
+def catalogue_problems(po_path: Path, name: str) -> list[str]:
+    """Untranslated, fuzzy or malformed entries of one catalogue, and a stale .mo."""
+    try:
+        po = polib.pofile(str(po_path))
+    except OSError as error:
+        return [f"{name} cannot be read ({error}): fix it, then {RUN}"]
+    problems = []
+    untranslated = [key(entry) for entry in po.untranslated_entries()]
+    fuzzy = [key(entry) for entry in po.fuzzy_entries()]
+    counts = []
+    if untranslated:
+        counts.append(f"{len(untranslated)} untranslated, e.g. {quoted(untranslated)}")
+    if po.metadata_is_fuzzy:
+        counts.append("a fuzzy header")
+    if fuzzy:
+        counts.append(f"{len(fuzzy)} fuzzy, e.g. {quoted(fuzzy)}")
+    if counts:
+        problems.append(
+            f"{name}: {'; '.join(counts)} — translate them, drop the fuzzy flags, "
+            f"then {RUN}"
+        )
+    result = msgfmt("--check", "-o", os.devnull, str(po_path))
+    if result.returncode:
+        errors = " ".join(line.strip() for line in result.stderr.splitlines())
+        problems.append(f"{name}: msgfmt --check failed: {errors} — fix it, then {RUN}")
+    mo_path = po_path.with_suffix(".mo")
+    mo_name = str(Path(name).with_suffix(".mo"))
+    # polib reads a path that does not exist as the file's content: look first.
+    try:
+        current = mo_path.is_file() and (
+            translations(polib.mofile(str(mo_path))) == translations(po)
+        )
+    except OSError:
+        current = False  # not a .mo file at all
+    if not current:
+        problems.append(f"{mo_name} is stale (not compiled from {po_path.name}): {RUN}")
+    return problems
 
 
 class Command(BaseCommand):
     help = "Fail when a translation is missing, fuzzy, stale or not compiled."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         base = Path(settings.BASE_DIR)
         catalogues = sorted((base / "locale").glob("*/LC_MESSAGES/*.po"))
         if not catalogues:
-            raise CommandError("No catalogue in locale/: run `make messages`.")
+            raise CommandError(f"No catalogue in locale/: {RUN}")
         problems = self.check_sources(base, catalogues)
         for po in catalogues:
-            problems += self.check_catalogue(base, po)
+            problems += catalogue_problems(po, str(po.relative_to(base)))
         if problems:
             for problem in problems:
                 self.stderr.write(problem)
@@ -118,36 +193,12 @@ class Command(BaseCommand):
             if not filecmp.cmp(vendor, VENDOR_STRINGS, shallow=False):
                 problems.append(
                     f"{VENDOR_STRINGS.relative_to(base)} is out of date (libraries "
-                    "changed): run `make messages`."
+                    f"changed): {RUN}"
                 )
             for po in catalogues:
-                fresh = copy / po.relative_to(base)
-                old, new = without_creation_date(po), without_creation_date(fresh)
-                if old != new:
-                    problems.append(
-                        f"{po.relative_to(base)} lacks the strings of the current "
-                        f"sources ({summarize(old, new)}): run `make messages`."
-                    )
-        return problems
-
-    def check_catalogue(self, base: Path, po: Path) -> list[str]:
-        problems = []
-        name = po.relative_to(base)
-        result = msgfmt("--check", "--statistics", "-o", os.devnull, str(po))
-        report = [line for line in result.stderr.splitlines() if "warning:" not in line]
-        statistics = report[-1].strip() if report else ""
-        if result.returncode or not STATISTICS.match(statistics):
-            problems.append(
-                f"{name}: {' '.join(line.strip() for line in report)} — translate "
-                "the untranslated and fuzzy entries, then run `make messages`."
-            )
-        mo = po.with_suffix(".mo")
-        with tempfile.TemporaryDirectory() as tmp:
-            compiled = Path(tmp) / "django.mo"
-            msgfmt("-o", str(compiled), str(po))
-            if not mo.exists() or mo.read_bytes() != compiled.read_bytes():
-                problems.append(
-                    f"{mo.relative_to(base)} is stale (not compiled from {po.name}): "
-                    "run `make messages`."
+                problem = source_problem(
+                    po, copy / po.relative_to(base), str(po.relative_to(base))
                 )
+                if problem:
+                    problems.append(problem)
         return problems
