@@ -18,8 +18,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import polib
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
@@ -31,22 +34,32 @@ LANGUAGE = "ru"
 OUTPUT = Path(settings.BASE_DIR) / "apps" / "core" / "vendor_strings.py"
 SOURCE_SUFFIXES = {".py", ".html", ".txt"}
 
+
+@dataclass(frozen=True)
+class Msg:
+    """What gettext looks a translation up by."""
+
+    msgid: str
+    msgctxt: str | None = None
+    msgid_plural: str | None = None
+
+
 # Django translates these, but puts our model names after a verb in the nominative
 # ("Добавить рассылка"): we translate them again, in a form that reads right with any
 # model name ("Добавление: рассылка").
 OVERRIDES = [
-    {"msgid": "Add %s"},
-    {"msgid": "Change %s"},
-    {"msgid": "View %s"},
-    {"msgid": "Select %s"},
-    {"msgid": "Select %s to change"},
-    {"msgid": "Select %s to view"},
-    {"msgid": "Add %(name)s"},
-    {"msgid": "Add another %(verbose_name)s"},
-    {"msgid": "Add another %(model)s"},
-    {"msgid": "Change selected %(model)s"},
-    {"msgid": "View selected %(model)s"},
-    {"msgid": "Delete selected %(model)s"},
+    Msg("Add %s"),
+    Msg("Change %s"),
+    Msg("View %s"),
+    Msg("Select %s"),
+    Msg("Select %s to change"),
+    Msg("Select %s to view"),
+    Msg("Add %(name)s"),
+    Msg("Add another %(verbose_name)s"),
+    Msg("Add another %(model)s"),
+    Msg("Change selected %(model)s"),
+    Msg("View selected %(model)s"),
+    Msg("Delete selected %(model)s"),
 ]
 
 HEADER = '''"""Strings of installed libraries that no catalogue translates into Russian.
@@ -101,41 +114,7 @@ def copy_sources(root: Path, installed: set[Path], target: Path):
                 shutil.copyfile(here / name, dest)
 
 
-def unescape(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            table = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
-            out.append(table.get(nxt, "\\" + nxt))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def parse_po(path: Path):
-    """The entries of a .po file as dicts of msgctxt, msgid, msgid_plural."""
-    entries, entry, key = [], {}, None
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith('"'):
-            entry[key] += unescape(line[1:-1])
-            continue
-        key, _, rest = line.partition(" ")
-        if key == "msgctxt" or (key == "msgid" and "msgid" in entry):
-            entries.append(entry)
-            entry = {}
-        entry[key] = unescape(rest.strip()[1:-1])
-    entries.append(entry)
-    return [e for e in entries if e.get("msgid")]
-
-
-def extract(name: str, root: Path, installed: set[Path]):
+def extract(name: str, root: Path, installed: set[Path]) -> list[Msg]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / name
         copy_sources(root, installed, work)
@@ -155,7 +134,12 @@ def extract(name: str, root: Path, installed: set[Path]):
         finally:
             os.chdir(cwd)
         po = work / "locale" / LANGUAGE / "LC_MESSAGES" / "django.po"
-        return parse_po(po) if po.exists() else []
+        if not po.exists():
+            return []
+        return [
+            Msg(entry.msgid, entry.msgctxt or None, entry.msgid_plural or None)
+            for entry in polib.pofile(str(po))
+        ]
 
 
 def shipped_catalogue():
@@ -168,11 +152,11 @@ def shipped_catalogue():
             trans_real._translations = {}
 
 
-def translated(catalogue, entry) -> bool:
-    msgid = entry["msgid"]
-    if "msgctxt" in entry:
-        msgid = f"{entry['msgctxt']}\x04{msgid}"
-    if "msgid_plural" in entry:
+def translated(catalogue: dict[Any, str], entry: Msg) -> bool:
+    msgid = entry.msgid
+    if entry.msgctxt is not None:
+        msgid = f"{entry.msgctxt}\x04{msgid}"
+    if entry.msgid_plural is not None:
         return (msgid, 0) in catalogue and bool(catalogue[(msgid, 0)])
     return bool(catalogue.get(msgid))
 
@@ -188,16 +172,16 @@ def literal(text: str) -> str:
     return f'"{escaped}"'
 
 
-def marker(entry) -> str:
+def marker(entry: Msg) -> str:
     args = []
-    if "msgctxt" in entry:
-        args.append(literal(entry["msgctxt"]))
-    args.append(literal(entry["msgid"]))
-    if "msgid_plural" in entry:
-        args += [literal(entry["msgid_plural"]), "1"]
-        func = "npgettext_lazy" if "msgctxt" in entry else "ngettext_lazy"
+    if entry.msgctxt is not None:
+        args.append(literal(entry.msgctxt))
+    args.append(literal(entry.msgid))
+    if entry.msgid_plural is not None:
+        args += [literal(entry.msgid_plural), "1"]
+        func = "npgettext_lazy" if entry.msgctxt is not None else "ngettext_lazy"
     else:
-        func = "pgettext_lazy" if "msgctxt" in entry else "gettext_noop"
+        func = "pgettext_lazy" if entry.msgctxt is not None else "gettext_noop"
     return f"    {func}({', '.join(args)}),\n"
 
 
@@ -209,19 +193,14 @@ def render() -> tuple[str, int]:
     for name, root in roots:
         missing = []
         for entry in extract(name, root, installed):
-            key = (entry.get("msgctxt"), entry["msgid"], entry.get("msgid_plural"))
-            if key in seen or translated(catalogue, entry):
+            if entry in seen or translated(catalogue, entry):
                 continue
-            seen.add(key)
+            seen.add(entry)
             missing.append(entry)
         if missing:
             parts.append(f"    # {name}: {len(missing)}\n")
             parts += [marker(entry) for entry in missing]
-    overrides = [
-        entry
-        for entry in OVERRIDES
-        if (entry.get("msgctxt"), entry["msgid"], entry.get("msgid_plural")) not in seen
-    ]
+    overrides = [entry for entry in OVERRIDES if entry not in seen]
     parts.append(f"    # Django's own, reworded: {len(overrides)}\n")
     parts += [marker(entry) for entry in overrides]
     parts.append("]\n")
