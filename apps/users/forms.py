@@ -107,6 +107,78 @@ class RegistrationForm(UnfoldStyleMixin, forms.Form):
         )
 
 
+class ConfirmEmailForm(UnfoldStyleMixin, forms.Form):
+    """The confirmation page's password: the registered one, or a new one typed twice.
+
+    Whatever is accepted here becomes the account's only password. Someone who
+    registered another person's address knows the registered password but never sees
+    this page (the link goes to the mailbox); the mailbox's owner either registered
+    themselves (and types that password once) or chooses a new one.
+    """
+
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "current-password", "autofocus": True}
+        ),
+        help_text=_(
+            "The password you registered with. If you did not register, or want "
+            "another one, type a new password."
+        ),
+    )
+    password2 = forms.CharField(
+        label=_("New password again"),
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        # The second field is shown once a password other than the registered one
+        # was typed (or when the page is posted with both).
+        self.needs_repeat = bool(self.data.get("password2"))
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if not password or self.user.check_password(password):
+            return cleaned
+        self.needs_repeat = True
+        repeat = cleaned.get("password2")
+        if not repeat:
+            self.add_error(
+                "password2",
+                ValidationError(
+                    _(
+                        "This is not the password this address was registered with. "
+                        "To make it the password of your account, type it again."
+                    ),
+                    code="repeat",
+                ),
+            )
+        elif repeat != password:
+            self.add_error(
+                "password2",
+                ValidationError(
+                    _("The two passwords do not match."), code="password_mismatch"
+                ),
+            )
+        else:
+            try:
+                password_validation.validate_password(password, self.user)
+            except ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
+
+    def save(self) -> User:
+        return services.user_confirm_email(
+            user=self.user, password=self.cleaned_data["password"]
+        )
+
+
 class ResendConfirmationForm(UnfoldStyleMixin, forms.Form):
     email = forms.EmailField(
         label=_("E-mail address"),

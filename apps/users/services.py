@@ -111,7 +111,15 @@ def user_register(
                 task="send_confirmation_email", user_id=user.pk, language=language
             )
             return
-    make_password(password)
+    if is_pending_registration(existing):
+        # The latest registration replaces a pending one, so whoever registered last
+        # confirms by typing their own password again. That gives nobody the account:
+        # confirming needs the mailed link *and* a password typed on its page.
+        existing.set_password(password)
+        existing.first_name, existing.last_name = first_name, last_name
+        existing.save(update_fields=["password", "first_name", "last_name"])
+    else:
+        make_password(password)
     _queue_account_email(
         task="send_already_registered_email", user_id=existing.pk, language=language
     )
@@ -135,14 +143,26 @@ def user_request_password_reset(*, user: User, language: str | None = None) -> N
     )
 
 
+def is_pending_registration(user: User) -> bool:
+    """Registered on the site and never confirmed (nor vouched for by a superuser)."""
+    return not (user.email_confirmed or user.is_staff or user.last_login)
+
+
 @transaction.atomic
-def user_confirm_email(*, user: User) -> User:
+def user_confirm_email(*, user: User, password: str | None = None) -> User:
     """Mark the address confirmed and make the person a member of the Users group.
 
+    ``password`` is the one typed on the confirmation page, by whoever opened the
+    mailed link: it becomes the only password of the account, so a password someone
+    else chose when registering this address stops working (account pre-hijack).
     Confirmed people work in the admin, so they become staff; what they may see there
     is decided by the group and their object permissions.
     """
-    User.objects.filter(pk=user.pk).update(email_confirmed=True, is_staff=True)
+    fields = {"email_confirmed": True, "is_staff": True}
+    if password is not None:
+        user.set_password(password)
+        fields["password"] = user.password
+    User.objects.filter(pk=user.pk).update(**fields)
     user.email_confirmed, user.is_staff = True, True
     user.groups.add(Group.objects.get(name=USERS))
     return user

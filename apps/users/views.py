@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
-from apps.users import forms, services
+from apps.users import forms
 from apps.users.models import User
 from apps.users.tokens import confirmation_token_generator
 
@@ -80,15 +80,19 @@ def _user_from_uidb64(uidb64: str) -> User | None:
         return None
 
 
+@method_decorator(sensitive_post_parameters("password", "password2"), name="dispatch")
 @method_decorator(never_cache, name="dispatch")
-class ConfirmEmailView(AdminThemeMixin, TemplateView):
-    """GET shows ``users/confirm.html`` with a button; only the POST confirms.
+class ConfirmEmailView(AdminThemeMixin, FormView):
+    """GET shows ``users/confirm.html`` with a password ``form``; only a POST confirms.
 
-    Mail scanners follow links with GET, and must not use up the link. A bad, expired,
-    used or orphaned link shows ``users/confirm_invalid.html`` with status 400.
+    Mail scanners follow links with GET, and must not use up the link. The link alone
+    confirms nothing: the person who opened it types the registered password or sets
+    a new one, and only that password works afterwards. A bad, expired, used or
+    orphaned link shows ``users/confirm_invalid.html`` with status 400.
     """
 
     template_name = "users/confirm.html"
+    form_class = forms.ConfirmEmailForm
     title = gettext_lazy("Confirm your e-mail address")
 
     def dispatch(self, request, *args, **kwargs):
@@ -100,20 +104,23 @@ class ConfirmEmailView(AdminThemeMixin, TemplateView):
     def invalid(self) -> HttpResponse:
         self.template_name = "users/confirm_invalid.html"
         self.title = gettext_lazy("This link no longer works")
-        return self.render_to_response(self.get_context_data(), status=400)
+        return self.render_to_response(self.get_context_data(form=None), status=400)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.person}
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["person"] = self.person
         return context
 
-    def post(self, request, *args, **kwargs):
-        user = services.user_confirm_email(user=self.person)
+    def form_valid(self, form):
+        user = form.save()
         if not user.can_log_in:
-            messages.error(request, forms.LoginForm.error_messages["blocked"])
+            messages.error(self.request, forms.LoginForm.error_messages["blocked"])
             return redirect("admin:login")
-        login(request, user, backend=LOGIN_BACKEND)
-        messages.success(request, _("Your e-mail address is confirmed. Welcome!"))
+        login(self.request, user, backend=LOGIN_BACKEND)
+        messages.success(self.request, _("Your e-mail address is confirmed. Welcome!"))
         return redirect("admin:index")
 
 

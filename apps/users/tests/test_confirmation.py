@@ -8,9 +8,9 @@ from django.test import Client
 from apps.users import roles
 from apps.users.emails import uidb64
 from apps.users.models import User
-from apps.users.tests.conftest import link_to, path_of
+from apps.users.tests.conftest import STRONG_PASSWORD, link_to, path_of
 from apps.users.tokens import confirmation_token_generator
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +27,11 @@ def confirm_path(user, token=None) -> str:
     return f"/accounts/confirm/{uidb64(user)}/{token}/"
 
 
+def confirm(path: str, password: str = PASSWORD, browser: Client | None = None):
+    """Press the confirmation button having typed the registered password."""
+    return (browser or Client()).post(path, {"password": password})
+
+
 def test_register_then_the_mailed_link_then_confirm_lands_in_the_admin(
     register, smtp_sink
 ):
@@ -39,8 +44,9 @@ def test_register_then_the_mailed_link_then_confirm_lands_in_the_admin(
     assert page.status_code == 200
     assert "Confirm my e-mail address" in page.content.decode()
     assert 'method="post"' in page.content.decode()
+    assert 'name="password"' in page.content.decode()
 
-    response = browser.post(path, follow=True)
+    response = browser.post(path, {"password": STRONG_PASSWORD}, follow=True)
 
     assert response.redirect_chain == [("/admin/", 302)]
     assert response.status_code == 200
@@ -61,7 +67,7 @@ def test_opening_the_link_with_get_confirms_nothing(pending):
 
 def test_a_used_link_is_refused_without_a_500(pending):
     path = confirm_path(pending)
-    assert Client().post(path).status_code == 302
+    assert confirm(path).status_code == 302
 
     for method in ("get", "post"):
         response = getattr(Client(), method)(path)
@@ -78,11 +84,11 @@ def test_the_link_works_until_the_configured_age_and_not_after(pending, settings
         in_time, too_late = confirm_path(pending), confirm_path(late)
 
     with time_machine.travel(start + dt.timedelta(days=2, hours=23), tick=False):
-        assert Client().post(in_time).status_code == 302
+        assert confirm(in_time).status_code == 302
 
     with time_machine.travel(start + dt.timedelta(days=3, minutes=1), tick=False):
         assert Client().get(too_late).status_code == 400
-        assert Client().post(too_late).status_code == 400
+        assert confirm(too_late).status_code == 400
 
     assert User.objects.get(pk=pending.pk).email_confirmed
     assert not User.objects.get(pk=late.pk).email_confirmed
@@ -138,7 +144,7 @@ def test_confirming_a_blocked_account_does_not_log_it_in(pending):
     User.objects.filter(pk=pending.pk).update(is_blocked=True)
     pending.refresh_from_db()
 
-    response = Client().post(confirm_path(pending), follow=True)
+    response = Client().post(confirm_path(pending), {"password": PASSWORD}, follow=True)
 
     assert response.redirect_chain == [("/admin/login/", 302)]
     assert "blocked" in response.content.decode()
@@ -157,7 +163,7 @@ def test_the_resend_page_mails_a_new_link_to_an_unconfirmed_address(
     [received] = smtp_sink.messages
     assert received.envelope_to == ["pending@example.com"]
     path = path_of(link_to(received, "/accounts/confirm/"))
-    assert Client().post(path).status_code == 302
+    assert confirm(path).status_code == 302
 
 
 def test_the_resend_page_answers_the_same_and_sends_nothing_for_other_addresses(
