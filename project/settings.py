@@ -239,6 +239,11 @@ AXES_LOCKOUT_TEMPLATE = "users/lockout.html"
 # Renders that template with the admin theme's context (colours, styles).
 AXES_LOCKOUT_CALLABLE = "apps.users.views.lockout"
 AXES_VERBOSE = False
+# Behind N reverse proxies (the TLS proxy of docs/deploy.md is one), the client is
+# the N-th X-Forwarded-For entry from the right; 0 trusts no header. Axes and the
+# account-mail rate limits read the address through the same function.
+MAILSHOT_TRUSTED_PROXIES = env.int("MAILSHOT_TRUSTED_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "apps.users.throttle.client_ip"
 
 # --- Internationalisation ---
 LANGUAGE_CODE = "en"
