@@ -178,7 +178,8 @@ else:
 CACHALOT_ENABLED = env.bool("CACHALOT_ENABLED", default=True)
 CACHALOT_TIMEOUT = 60 * 60 * 24
 CACHALOT_UNCACHABLE_APPS = ["django_q", "sessions", "axes", "admin"]
-CACHALOT_UNCACHABLE_TABLES = ["django_migrations"]
+# Import jobs are polled while a worker updates them: caching them only churns.
+CACHALOT_UNCACHABLE_TABLES = ["django_migrations", "mailings_clientimport"]
 
 # --- Task queue (django-q2) ---
 Q_CLUSTER = {
@@ -316,6 +317,26 @@ MAILSHOT_NODE_NAME = env.str("MAILSHOT_NODE_NAME", default="")
 # A recipient the server keeps deferring is marked failed after this many runs tried it.
 MAILSHOT_MAX_TRIES_PER_RECIPIENT = env.int(
     "MAILSHOT_MAX_TRIES_PER_RECIPIENT", default=5
+)
+
+# --- Client imports (run as background tasks) ---
+# Refused at upload: a bigger file, more data rows, or an XLSX whose parts would
+# unpack to more bytes (a zip bomb); rows and unpacked bytes are checked again
+# while the task reads the file.
+MAILSHOT_IMPORT_MAX_BYTES = env.int("MAILSHOT_IMPORT_MAX_BYTES", default=20 * 2**20)
+MAILSHOT_IMPORT_MAX_ROWS = env.int("MAILSHOT_IMPORT_MAX_ROWS", default=200_000)
+MAILSHOT_IMPORT_MAX_UNPACKED_BYTES = env.int(
+    "MAILSHOT_IMPORT_MAX_UNPACKED_BYTES", default=100 * 2**20
+)
+# Uploaded files wait here for the task: private (not under the served media) and
+# shared by the web server and every cluster that may run the task.
+MAILSHOT_IMPORT_DIR = Path(
+    env.str(
+        "MAILSHOT_IMPORT_DIR",
+        default=tempfile.mkdtemp(prefix="mailshot-imports-")
+        if TESTING
+        else str(VAR_DIR / "imports"),
+    )
 )
 
 # --- CKEditor 5 ---

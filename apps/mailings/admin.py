@@ -8,7 +8,7 @@ managers' "disable / enable" actions.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,7 +23,14 @@ from unfold.decorators import action, display
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.mailings import exports, imports, selectors, services
 from apps.mailings.admin_sending import MailingSendingMixin
-from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
+from apps.mailings.models import (
+    Attempt,
+    Client,
+    ClientImport,
+    Delivery,
+    Mailing,
+    Message,
+)
 from apps.mailings.resources import ClientResource
 
 
@@ -108,54 +115,91 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
         # their own clients and a manager, who may view everyone's, all of them.
         return request.user.is_active and self.has_view_permission(request)
 
+    def get_urls(self):
+        jobs = [
+            path(
+                "import/<int:job_id>/",
+                self.admin_site.admin_view(self.import_status_view),
+                name="mailings_client_import_status",
+            ),
+            path(
+                "import/<int:job_id>/progress/",
+                self.admin_site.admin_view(self.import_progress_view),
+                name="mailings_client_import_progress",
+            ),
+        ]
+        return [*jobs, *super().get_urls()]
+
     def import_action(self, request, **kwargs):
-        """The import page: upload, then the fast path of ``apps.mailings.imports``
-        (not import-export's per-row machinery); all or nothing, errors per row."""
+        """The import page: upload a file, which is checked, stored and imported by
+        a task (``apps.mailings.imports``); then the job's page shows its progress."""
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = self.create_import_form(request)
-        report = None
         if request.method == "POST" and form.is_valid():
             file_format = self.get_import_formats()[int(form.cleaned_data["format"])]
-            upload = form.cleaned_data["import_file"]
-            reader = imports.read_xlsx if file_format is XLSX else imports.read_csv
             try:
-                report = imports.clients_import(
-                    owner=request.user, rows=reader(upload.file)
+                job = imports.client_import_start(
+                    owner=request.user,
+                    upload=form.cleaned_data["import_file"],
+                    file_format="xlsx" if file_format is XLSX else "csv",
                 )
             except imports.ImportFileError as exc:
                 form.add_error("import_file", str(exc))
             else:
-                if report.ok:
-                    self.message_user(
-                        request,
-                        gettext(
-                            "Import done: %(created)d new, %(updated)d updated, "
-                            "%(unchanged)d unchanged, %(duplicates)d repeated "
-                            "rows skipped."
-                        )
-                        % {
-                            "created": report.created,
-                            "updated": report.updated,
-                            "unchanged": report.unchanged,
-                            "duplicates": report.duplicates,
-                        },
-                        messages.SUCCESS,
-                    )
-                    return HttpResponseRedirect(
-                        reverse("admin:mailings_client_changelist")
-                    )
+                return HttpResponseRedirect(job.get_absolute_url())
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Import clients"),
             "form": form,
             "opts": self.opts,
             "media": self.media + form.media,
-            "report": report,
             "rules": imports.IMPORT_RULES,
+            "limits": imports.ImportLimits.from_settings(),
+            "recent_imports": selectors.visible_client_imports(request.user).filter(
+                owner=request.user
+            )[:5],
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, [self.import_template_name], context)
+
+    def _import_job(self, request, job_id: int) -> ClientImport:
+        # Only the person who uploaded the file (and superusers): 404 for anyone
+        # else, who then cannot even learn that the job exists.
+        job = selectors.visible_client_imports(request.user).filter(pk=job_id).first()
+        if job is None:
+            raise Http404
+        return job
+
+    def import_status_view(self, request, job_id: int):
+        """One import's progress, then its result: a finished import goes on to
+        the client list with its counts, a refused one lists its problems here.
+        Template ``mailings/admin/client_import_status.html``; context: ``job``,
+        ``report``, ``progress`` (see ``imports.job_progress``)."""
+        job = self._import_job(request, job_id)
+        progress = imports.job_progress(job)
+        if job.status == ClientImport.Status.DONE:
+            self.message_user(request, progress["text"], messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:mailings_client_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Import of clients"),
+            "opts": self.opts,
+            "job": job,
+            "report": imports.job_report(job),
+            "progress": progress,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, ["mailings/admin/client_import_status.html"], context
+        )
+
+    def import_progress_view(self, request, job_id: int):
+        """What the status page polls: ``imports.job_progress`` as JSON."""
+        job = self._import_job(request, job_id)
+        response = JsonResponse(imports.job_progress(job))
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @admin.register(Message)

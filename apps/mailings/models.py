@@ -323,3 +323,70 @@ class MailingUserObjectPermission(UserObjectPermissionBase):
 
 class AttemptUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Attempt, on_delete=models.CASCADE)
+
+
+class ClientImport(TimeStampedModel):
+    """One uploaded file of clients (CSV or XLSX), imported by a background task.
+
+    The file waits in MAILSHOT_IMPORT_DIR (never in the database, never under the
+    public media) until the task has read it. Counters and ``rows_done`` are saved
+    in the same transaction as each batch of clients, so a task that is killed and
+    handed out again carries on after the last saved batch.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        CHECKING = "checking", _("Checking the file")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Not imported")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="client_imports",
+        verbose_name=_("owner"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    file_format = models.CharField(_("format"), max_length=4, choices=Format.choices)
+    file_name = models.CharField(_("file"), max_length=255)
+    # Where the upload waits, inside MAILSHOT_IMPORT_DIR (a random name).
+    stored_name = models.CharField(max_length=64, editable=False)
+    rows_checked = models.PositiveIntegerField(_("rows checked"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows imported"), default=0)
+    created_count = models.PositiveIntegerField(_("new"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    duplicate_count = models.PositiveIntegerField(_("repeated rows"), default=0)
+    error_count = models.PositiveIntegerField(_("problems"), default=0)
+    # The first problems found, each {"line", "column", "message", "value"}.
+    errors = models.JSONField(_("problems found"), default=list, blank=True)
+    # Why the file as a whole was refused (format, limits) or the import stopped.
+    problem = models.TextField(_("problem"), blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("client import")
+        verbose_name_plural = _("client imports")
+        ordering = ["-created_at"]
+        indexes = [
+            # "You already have an import in progress": one person's unfinished jobs.
+            models.Index(fields=["owner", "status"], name="clientimport_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:mailings_client_import_status", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

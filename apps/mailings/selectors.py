@@ -11,7 +11,14 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from guardian.shortcuts import get_objects_for_user
 from guardian.utils import get_user_obj_perms_model
 
-from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
+from apps.mailings.models import (
+    Attempt,
+    Client,
+    ClientImport,
+    Delivery,
+    Mailing,
+    Message,
+)
 
 
 def sees_everything(user, model: type[Model]) -> bool:
@@ -167,3 +174,13 @@ def may_list_attempts(user) -> bool:
     return user.is_active and (
         user.has_perm("mailings.view_attempt") or user.has_perm("mailings.add_mailing")
     )
+
+
+def visible_client_imports(user) -> QuerySet[ClientImport]:
+    """Import jobs: the person who uploaded the file, and superusers. Not managers:
+    a job's report quotes rows of someone's file."""
+    if not user.is_authenticated or not user.is_active:
+        return ClientImport.objects.none()
+    if user.is_superuser:
+        return ClientImport.objects.all()
+    return ClientImport.objects.filter(owner=user)
