@@ -87,3 +87,19 @@ def test_a_login_without_a_csrf_token_is_refused_with_403(alice):
     )
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("username", ["a" * 5000 + "@example.com", "alice\x00@x.com"])
+def test_an_oversized_or_nul_username_is_refused_before_anything_records_it(
+    alice, username
+):
+    """axes keeps the username of a failed login in a 255-character column, and
+    PostgreSQL refuses NUL: such input must stop at the form, not end in a 500."""
+    from axes.models import AccessAttempt
+
+    response = log_in(username, "not-the-password")
+
+    assert response.status_code == 200
+    assert GENERIC not in response.content.decode()
+    assert not response.wsgi_request.user.is_authenticated
+    assert not AccessAttempt.objects.exists()
