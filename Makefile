@@ -14,7 +14,7 @@ FIND_PYTHON = for p in python3.12 python3.13 python3.14 python3 \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
 	  then command -v $$p; break; fi; done
 
-.PHONY: install run test lint format bench clean messages messages-check prod-check
+.PHONY: install run test lint format typecheck bench clean messages messages-check prod-check
 
 install: $(VENV)/.installed
 
@@ -34,9 +34,14 @@ run: install
 	$(PY) manage.py compilemessages -v0 --ignore=.venv 2>/dev/null; \
 	$(PY) manage.py rundev
 
-test: install messages-check
+test: install messages-check typecheck
 	$(BIN)/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# mypy with django-stubs, configured in pyproject.toml; its plugin loads the settings,
+# hence DJANGO_DEBUG. The cache in .mypy_cache makes a second run take seconds.
+typecheck: install
+	DJANGO_DEBUG=1 $(BIN)/mypy
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -51,7 +51,7 @@ class Sink:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout.readline().strip() == "ready"
+        assert self.proc.stdout and self.proc.stdout.readline().strip() == "ready"
 
     def stop(self) -> dict:
         """{"count", "recipients", "duplicates"} as the sink saw them."""
@@ -90,6 +90,7 @@ def run(workload: str, n: int, **extra) -> tuple[dict, int]:
             stderr=stderr,
             text=True,
         )
+        assert proc.stdout
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 
 SCALE_N = int(os.environ.get("BENCH_SCALE_N", 20_000))
 WORKERS = 2
@@ -43,7 +44,7 @@ def trigger(mailing_id: int, clusters: int) -> dict:
             raise SystemExit(f"only {len(Stat.get_all(broker))} clusters came up")
         time.sleep(0.2)
     time.sleep(1)
-    past = timezone.now() - timezone.timedelta(seconds=1)
+    past = timezone.now() - timedelta(seconds=1)
     Mailing.objects.filter(pk=mailing_id).update(start_at=past, next_run_at=past)
     started = time.perf_counter()
     async_task("apps.mailings.tasks.run_due_mailing", mailing_id)
@@ -59,7 +60,7 @@ def trigger(mailing_id: int, clusters: int) -> dict:
     workers = Counter(
         Delivery.objects.filter(attempt=attempt).values_list("claimed_by", flat=True)
     )
-    nodes = Counter()
+    nodes: Counter[str] = Counter()
     for worker, count in workers.items():
         nodes[worker.split(":", 1)[0]] += count
     return {

@@ -102,7 +102,7 @@ def test_a_fuzzy_entry_fails_even_though_it_has_a_translation(tmp_path, msgfmt):
 
 def test_a_fuzzy_header_fails(tmp_path, msgfmt):
     po = catalogue()
-    po.metadata_is_fuzzy = ["fuzzy"]  # type: ignore[assignment]
+    po.metadata_is_fuzzy = True
     path = save(po, tmp_path, msgfmt)
     [problem] = catalogue_problems(path, "django.po")
     assert "a fuzzy header" in problem

@@ -29,7 +29,7 @@ def run_with(mailing, *, sent: int, failed: int, when=None) -> Attempt:
     services.attempt_created(attempt=attempt)  # the owner's view permission
     outcomes = [Delivery.Outcome.SENT] * sent + [Delivery.Outcome.FAILED] * failed
     for outcome in outcomes:
-        client = ClientFactory(owner=mailing.owner)
+        client = ClientFactory.create(owner=mailing.owner)
         Delivery.objects.create(
             attempt=attempt,
             client=client,

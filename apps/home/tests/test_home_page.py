@@ -12,7 +12,9 @@ RUNNING, FINISHED = Mailing.Status.RUNNING, Mailing.Status.FINISHED
 
 
 def stat(body: str, name: str) -> int:
-    return int(re.search(rf'data-stat="{name}">([\d,]+)<', body).group(1))
+    match = re.search(rf'data-stat="{name}">([\d,]+)<', body)
+    assert match, f"no {name} statistic on the page"
+    return int(match.group(1))
 
 
 def post_titles(body: str) -> list[str]:

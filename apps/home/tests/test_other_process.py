@@ -26,7 +26,9 @@ def groups(transactional_db):
 
 
 def stat(body: str, name: str) -> int:
-    return int(re.search(rf'data-stat="{name}">([\d,]+)<', body).group(1))
+    match = re.search(rf'data-stat="{name}">([\d,]+)<', body)
+    assert match, f"no {name} statistic on the page"
+    return int(match.group(1))
 
 
 def test_mailing_changes_by_another_process_show_on_the_home_page_at_once(

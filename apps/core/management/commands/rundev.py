@@ -5,18 +5,20 @@ import signal
 import subprocess
 import sys
 import time
+from types import FrameType
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
     help = "Run the web server, qcluster and the local SMTP sink; Ctrl-C stops all."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000")
 
-    def handle(self, *args, addr, **options):
+    def handle(self, *args: Any, addr: str, **options: Any) -> None:
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands = {
             "smtp": manage + ["smtpsink"],
@@ -62,5 +64,5 @@ class Command(BaseCommand):
                     p.kill()
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
