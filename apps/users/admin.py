@@ -1,8 +1,9 @@
 """People and groups in the admin.
 
 Superusers manage accounts; managers get a read-only list of people with block and
-unblock actions (not on superusers, other managers or themselves — the rule lives in
-``services.user_can_be_blocked_by``). There is no ``username``: Django's and Unfold's
+unblock actions on members of ``Users`` (and unconfirmed registrations) only — not on
+superusers, managers, content editors or themselves; the rule lives in
+``services.user_can_be_blocked_by``. There is no ``username``: Django's and Unfold's
 user forms are adapted to the e-mail login.
 """
 
@@ -203,9 +204,11 @@ class UserAdmin(DjangoUserAdmin, ModelAdmin):
             )
             return None
         if confirmed(request):
-            change = services.user_block if block else services.user_unblock
-            for person in todo:
-                change(user=person, actor=request.user)
+            if block:
+                services.users_block(users=todo, actor=request.user)
+            else:
+                for person in todo:
+                    services.user_unblock(user=person, actor=request.user)
             self.message_user(
                 request,
                 (

@@ -371,3 +371,38 @@ def test_blocking_needs_the_confirmation_forms_csrf_token(people):
     )
     assert answer.status_code == 302
     assert blocked(carol)
+
+
+@pytest.mark.parametrize(
+    "groups", [[roles.EDITORS], [roles.USERS, roles.EDITORS]], ids=["editor", "both"]
+)
+def test_a_manager_blocks_only_users_not_content_editors(people, login, groups):
+    """Managers oversee the people who send mail; the blog's editors answer to the
+    superuser, whom a manager could otherwise lock out of the site's content."""
+    editor = UserFactory(email="writer@example.com")
+    editor.groups.set(Group.objects.filter(name__in=groups))
+    http = login(people["manager"])
+
+    page = http.get(user_url("change", editor.pk))
+    detail = http.post(user_url("block_detail", editor.pk), {"post": "yes"})
+
+    assert page.status_code == 200
+    assert user_url("block_detail", editor.pk) not in page.content.decode()
+    assert detail.status_code == 403
+    assert not blocked(editor)
+
+
+def test_a_superuser_may_block_a_content_editor(people, login):
+    editor = people["editor"]
+
+    login(people["superuser"]).post(user_url("block_detail", editor.pk), {"post": "yes"})
+
+    assert blocked(editor)
+
+
+def test_a_manager_may_block_a_registration_that_was_never_confirmed(people, login):
+    pending = UserFactory(email="pending@example.com", email_confirmed=False)
+
+    login(people["manager"]).post(user_url("block_detail", pending.pk), {"post": "yes"})
+
+    assert blocked(pending)

@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 
 from apps.users.services import user_block, user_unblock
@@ -50,4 +51,25 @@ def test_blocking_one_person_leaves_other_sessions_alone(alice, bob, manager):
 
     user_block(user=alice, actor=manager)
 
+    assert bobs_browser.get("/admin/").status_code == 200
+
+
+def test_blocking_deletes_the_persons_sessions_so_unblocking_does_not_revive_them(
+    alice, bob, manager
+):
+    alices_browsers = [Client(), Client()]
+    for browser in alices_browsers:
+        assert log_in(browser, "alice@example.com").status_code == 302
+    bobs_browser = Client()
+    log_in(bobs_browser, "bob@example.com")
+    sessions_before = Session.objects.count()
+
+    user_block(user=alice, actor=manager)
+    user_unblock(user=alice, actor=manager)
+
+    assert Session.objects.count() == sessions_before - 2
+    for browser in alices_browsers:
+        response = browser.get("/admin/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
     assert bobs_browser.get("/admin/").status_code == 200
