@@ -66,7 +66,7 @@ def sessions_delete(*, user_ids: set[int]) -> int:
     """
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
     if not hasattr(store_class, "get_model_class"):
-        return 0  # a cache or cookie store cannot be searched; the backend still refuses
+        return 0  # a cache or cookie store can't be searched; the backend still refuses
     sessions = store_class.get_model_class().objects.filter(
         expire_date__gt=timezone.now()
     )

@@ -394,8 +394,9 @@ def test_a_manager_blocks_only_users_not_content_editors(people, login, groups):
 
 def test_a_superuser_may_block_a_content_editor(people, login):
     editor = people["editor"]
+    http = login(people["superuser"])
 
-    login(people["superuser"]).post(user_url("block_detail", editor.pk), {"post": "yes"})
+    http.post(user_url("block_detail", editor.pk), {"post": "yes"})
 
     assert blocked(editor)
 
