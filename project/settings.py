@@ -228,6 +228,11 @@ MAILSHOT_CONFIRMATION_MAX_AGE_DAYS = env.int(
     "MAILSHOT_CONFIRMATION_MAX_AGE_DAYS", default=3
 )
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# Submissions per hour of each account-mail form (registration, new confirmation link,
+# password reset): per client address, and for the whole site. On top of one mail of
+# a kind per account a minute, so nobody keeps mail flowing to addresses they name.
+MAILSHOT_ACCOUNT_MAIL_PER_IP = env.int("MAILSHOT_ACCOUNT_MAIL_PER_IP", default=10)
+MAILSHOT_ACCOUNT_MAIL_GLOBAL = env.int("MAILSHOT_ACCOUNT_MAIL_GLOBAL", default=300)
 
 # django-axes: lock an account/address after repeated failed logins.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)

@@ -8,8 +8,10 @@ lockout and a rate limit always count the same person.
 from __future__ import annotations
 
 import ipaddress
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 
 
@@ -39,3 +41,45 @@ def client_ip(request: HttpRequest) -> str:
     # proxy, and the leftmost entry is still one a trusted proxy wrote.
     forwarded = chain[-proxies] if len(chain) >= proxies else chain[0]
     return _valid_ip(forwarded) or remote
+
+
+# One window for every account-mail limit: long enough to stop a slow, steady
+# stream, short enough that a family behind one address is not shut out for long.
+WINDOW_SECONDS = 60 * 60
+
+
+def _count(key: str, timeout: int) -> int:
+    """Add one to a counter that lives ``timeout`` seconds; return the new value."""
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        value = cache.incr(key)
+    except ValueError:  # expired or evicted since add(): start again
+        cache.set(key, 1, timeout=timeout)
+        return 1
+    # Redis keeps the key's expiry on INCR; Django's file cache re-saves the value
+    # with the default timeout (5 minutes), which would forget the count too early.
+    cache.touch(key, timeout=timeout)
+    return value
+
+
+def account_mail_retry_after(*, request: HttpRequest, action: str) -> int | None:
+    """Count one submission of an account-mail form; seconds to wait if over a limit.
+
+    ``MAILSHOT_ACCOUNT_MAIL_PER_IP`` submissions of each form per client address and
+    ``MAILSHOT_ACCOUNT_MAIL_GLOBAL`` for the whole site, per hour (fixed windows).
+    The per-account limit of one mail a minute still applies within them. An address
+    already over its own limit is refused before it can use up the site's.
+    """
+    now = int(time.time())
+    window = now // WINDOW_SECONDS
+    window_end = (window + 1) * WINDOW_SECONDS
+    prefix = f"users:rate:{action}:{window}"
+    limits = (
+        (f"{prefix}:ip:{client_ip(request)}", settings.MAILSHOT_ACCOUNT_MAIL_PER_IP),
+        (f"{prefix}:all", settings.MAILSHOT_ACCOUNT_MAIL_GLOBAL),
+    )
+    for key, limit in limits:
+        if _count(key, timeout=window_end - now + 60) > limit:
+            return window_end - now
+    return None

@@ -6,6 +6,8 @@ context (colours, styles, site title) to its own.
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import login
@@ -22,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
-from apps.users import forms
+from apps.users import forms, throttle
 from apps.users.models import User
 from apps.users.tokens import confirmation_token_generator
 
@@ -41,9 +43,39 @@ class AdminThemeMixin:
         return context
 
 
+class AccountMailLimitMixin:
+    """Refuse a valid submission with 429 past the per-address or site-wide limit.
+
+    Only valid submissions count: they are the ones that send mail or create an
+    account. The page says when to come back; ``Retry-After`` says it to machines.
+    """
+
+    rate_limit_action = ""
+
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        if not form.is_valid():
+            return self.form_invalid(form)
+        retry_after = throttle.account_mail_retry_after(
+            request=request, action=self.rate_limit_action
+        )
+        if retry_after is None:
+            return self.form_valid(form)
+        context = admin.site.each_context(request)
+        context.update(
+            {
+                "title": _("Too many requests"),
+                "retry_minutes": max(1, math.ceil(retry_after / 60)),
+            }
+        )
+        response = render(request, "users/rate_limited.html", context, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
+
+
 @method_decorator(sensitive_post_parameters("password1", "password2"), name="dispatch")
 @method_decorator(never_cache, name="dispatch")
-class RegisterView(AdminThemeMixin, FormView):
+class RegisterView(AccountMailLimitMixin, AdminThemeMixin, FormView):
     """Template ``users/register.html``; context ``form``.
 
     The same redirect follows whether the address was new or taken.
@@ -53,6 +85,7 @@ class RegisterView(AdminThemeMixin, FormView):
     form_class = forms.RegistrationForm
     success_url = reverse_lazy("users:register_done")
     title = gettext_lazy("Create an account")
+    rate_limit_action = "register"
 
     def form_valid(self, form):
         form.save()
@@ -125,13 +158,14 @@ class ConfirmEmailView(AdminThemeMixin, FormView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class ResendConfirmationView(AdminThemeMixin, FormView):
+class ResendConfirmationView(AccountMailLimitMixin, AdminThemeMixin, FormView):
     """Template ``users/resend.html``; the same answer for every address."""
 
     template_name = "users/resend.html"
     form_class = forms.ResendConfirmationForm
     success_url = reverse_lazy("users:resend_done")
     title = gettext_lazy("Get a new confirmation link")
+    rate_limit_action = "resend"
 
     def form_valid(self, form):
         form.save()
@@ -143,11 +177,14 @@ class ResendDoneView(AdminThemeMixin, TemplateView):
     title = gettext_lazy("Check your mailbox")
 
 
-class PasswordResetView(AdminThemeMixin, auth_views.PasswordResetView):
+class PasswordResetView(
+    AccountMailLimitMixin, AdminThemeMixin, auth_views.PasswordResetView
+):
     template_name = "users/password_reset_form.html"
     form_class = forms.PasswordResetForm
     success_url = reverse_lazy("users:password_reset_done")
     title = gettext_lazy("Reset your password")
+    rate_limit_action = "reset"
 
 
 class PasswordResetDoneView(AdminThemeMixin, auth_views.PasswordResetDoneView):
