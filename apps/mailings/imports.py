@@ -168,13 +168,20 @@ def _control_error(line: int, column: str, value: str) -> RowError:
     )
 
 
+def _cleaned(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(email, full_name, comment) of a row, as they would be saved."""
+    return (
+        _text(row.get("email")).strip(),
+        _text(row.get("full_name")).strip(),
+        _text(row.get("comment")),
+    )
+
+
 def _clean_row(
     line: int, row: Mapping[str, Any], report: ImportReport
 ) -> tuple[str, str, str] | None:
     """(email, full_name, comment) of a valid row, or None after reporting it."""
-    email = _text(row.get("email")).strip()
-    full_name = _text(row.get("full_name")).strip()
-    comment = _text(row.get("comment"))
+    email, full_name, comment = _cleaned(row)
     problems: list[RowError] = []
     if not email:
         problems.append(RowError(line, "email", gettext("An e-mail is required.")))
@@ -372,23 +379,22 @@ def rows_write(
     owner: Any,
     rows: Rows,
     progress: ImportProgress,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> ImportReport:
-    """Write rows already checked by ``rows_check``, ``batch_size`` per transaction.
+    """Write rows already checked by ``rows_check``, ``batch_size`` (by default
+    ``BATCH_SIZE``) per transaction.
 
     The first ``progress.rows_done`` rows were saved by an earlier run of the same
     job: they are only read again to know which addresses the file already had."""
+    batch_size = batch_size or BATCH_SIZE
     writer = _BatchWriter(owner, progress)
     skip = progress.rows_done
     seen: set[str] = set()
     batch: list[tuple[str, str, str]] = []
     count = 0
-    ignored = ImportReport()
-    for line, row in rows:
+    for _line, row in rows:
         count += 1
-        cleaned = _clean_row(line, row, ignored)
-        if cleaned is None:  # only if the file changed since it was checked
-            raise ImportFileError(gettext("The file changed while it was imported."))
+        cleaned = _cleaned(row)
         key = cleaned[0].lower()
         if count <= skip:
             seen.add(key)
@@ -409,7 +415,7 @@ def clients_import(
     *,
     owner: Any,
     open_rows: Callable[[], Rows],
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     progress: ImportProgress | None = None,
 ) -> ImportReport:
     """Import the rows ``open_rows()`` yields ((line, {email, full_name, comment})
