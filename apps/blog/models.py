@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TimeStampedModel
+from apps.core.validators import validate_no_control_characters, validate_no_newlines
 
 
 class PostQuerySet(models.QuerySet):
@@ -13,7 +14,9 @@ class PostQuerySet(models.QuerySet):
 
 
 class Post(TimeStampedModel):
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(
+        _("title"), max_length=200, validators=[validate_no_newlines]
+    )
     slug = models.SlugField(
         _("slug"),
         max_length=220,
@@ -21,7 +24,9 @@ class Post(TimeStampedModel):
         blank=True,
         help_text=_("Leave empty to make one from the title."),
     )
-    content = models.TextField(_("content"))
+    content = models.TextField(
+        _("content"), validators=[validate_no_control_characters]
+    )
     image = models.ImageField(_("image"), upload_to="blog/", blank=True)
     views_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
     published_at = models.DateTimeField(_("published at"), default=timezone.now)

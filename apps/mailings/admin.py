@@ -21,8 +21,9 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
+from apps.core.forms import IdChoicesGuardMixin
 from apps.mailings import exports, imports, selectors, services
-from apps.mailings.admin_sending import MailingSendingMixin
+from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
 from apps.mailings.models import (
     Attempt,
     Client,
@@ -45,20 +46,21 @@ class ClientMailingFilter(admin.SimpleListFilter):
     parameter_name = "mailing"
 
     def lookups(self, request, model_admin):
-        value = self.value()
-        if not value or not value.isdigit():
+        mailing_id = mailing_filter_id(self.value())
+        if mailing_id is None:
             return []
         mailing = (
             selectors.visible_mailings(request.user)
             .select_related("message")
-            .filter(pk=int(value))
+            .filter(pk=mailing_id)
             .first()
         )
         return [(str(mailing.pk), str(mailing))] if mailing else []
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(mailings=int(self.value()))
+        mailing_id = mailing_filter_id(self.value())
+        if mailing_id is not None:
+            return queryset.filter(mailings=mailing_id)
         return queryset
 
 
@@ -209,7 +211,7 @@ class MessageAdmin(OwnedModelAdmin):
     fields = ["subject", "body"]
 
 
-class MailingForm(forms.ModelForm):
+class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
     class Meta:
         model = Mailing
         fields = ["message", "clients", "start_at", "end_at", "periodicity"]
@@ -295,12 +297,10 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
             raise PermissionDenied
         attempts = selectors.visible_attempts(request.user)
         filename = "attempts.csv"
-        mailing_id = request.GET.get("mailing", "")
-        if mailing_id:
-            if not mailing_id.isdigit():
-                raise Http404
-            attempts = attempts.filter(mailing_id=int(mailing_id))
-            filename = f"attempts-mailing-{int(mailing_id)}.csv"
+        mailing_id = mailing_filter_id(request.GET.get("mailing"))
+        if mailing_id is not None:
+            attempts = attempts.filter(mailing_id=mailing_id)
+            filename = f"attempts-mailing-{mailing_id}.csv"
         return exports.attempt_report_response(attempts, filename=filename)
 
     # A mailing may go to 100,000 clients: its page never lists them. Up to

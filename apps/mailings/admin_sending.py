@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -16,9 +16,24 @@ from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
 from apps.core.admin import OwnedModelAdmin
+from apps.core.validators import parse_id
 from apps.mailings import selectors, services
 from apps.mailings.exports import export_attempts_csv
 from apps.mailings.models import Attempt, Delivery, Mailing
+
+
+def mailing_filter_id(value: str | None) -> int | None:
+    """The mailing a ``?mailing=`` filter names; None without one.
+
+    A value that cannot be an id ("abc", "²", 30 digits) is a bad request: it never
+    reaches a query.
+    """
+    if value is None or value == "":
+        return None
+    mailing_id = parse_id(value)
+    if mailing_id is None:
+        raise BadRequest("The mailing filter is not an id.")
+    return mailing_id
 
 
 class _ReadOnlyInline(TabularInline):
@@ -112,8 +127,14 @@ class MailingSendingMixin:
             inlines.append(AttemptInline)
         return inlines
 
+    def _visible_mailing(self, request: HttpRequest, object_id) -> Mailing | None:
+        mailing_id = parse_id(object_id)
+        if mailing_id is None:
+            return None  # not an id: no such mailing, and no query
+        return self.get_queryset(request).filter(pk=mailing_id).first()
+
     def _sendable_mailing(self, request: HttpRequest, object_id) -> Mailing:
-        mailing = self.get_queryset(request).filter(pk=object_id).first()
+        mailing = self._visible_mailing(request, object_id)
         if mailing is None:
             raise Http404(gettext("No such mailing."))
         if not selectors.can(request.user, "change", mailing):
@@ -124,7 +145,7 @@ class MailingSendingMixin:
         """Owners (and superusers) send; managers, who only view, do not."""
         if object_id is None:
             return request.user.has_perm("mailings.add_mailing")
-        mailing = self.get_queryset(request).filter(pk=object_id).first()
+        mailing = self._visible_mailing(request, object_id)
         if mailing is None:
             # Someone else's mailing: the view answers 404 like the change page
             # does, rather than a 403 that would confirm it exists.
@@ -203,8 +224,9 @@ class VisibleMailingFilter(admin.SimpleListFilter):
         return [(str(m.pk), str(m)) for m in mailings]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(mailing_id=int(self.value()))
+        mailing_id = mailing_filter_id(self.value())
+        if mailing_id is not None:
+            return queryset.filter(mailing_id=mailing_id)
         return queryset
 
 

@@ -26,6 +26,9 @@ PLACEHOLDER_RE = re.compile(
 # a List-Unsubscribe folded right after the colon.
 POLICY = SMTP.clone(max_line_length=998)
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+# The other control characters (tab aside): older rows or a crafted import may hold
+# them, and a NUL or an escape sequence has no business in a header.
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]+")
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,9 @@ class Recipient:
 
 
 def one_line(value: str) -> str:
-    """A header-safe value: every kind of line break becomes a space."""
-    return _LINE_BREAKS.sub(" ", value or "").strip()
+    """A header-safe value: every kind of line break becomes a space, and other
+    control characters are dropped."""
+    return _CONTROLS.sub("", _LINE_BREAKS.sub(" ", value or "")).strip()
 
 
 def unsubscribe_url(token: str) -> str:

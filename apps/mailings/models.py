@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 
 from apps.core.models import TimeStampedModel
-from apps.core.validators import validate_no_newlines
+from apps.core.validators import validate_no_control_characters, validate_no_newlines
 
 
 def new_unsubscribe_token() -> str:
@@ -29,7 +29,9 @@ class Client(TimeStampedModel):
     full_name = models.CharField(
         _("full name"), max_length=255, blank=True, validators=[validate_no_newlines]
     )
-    comment = models.TextField(_("comment"), blank=True)
+    comment = models.TextField(
+        _("comment"), blank=True, validators=[validate_no_control_characters]
+    )
     is_unsubscribed = models.BooleanField(_("unsubscribed"), default=False)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
     # Opaque per-recipient token for the List-Unsubscribe link (reveals no id).
@@ -83,6 +85,7 @@ class Message(TimeStampedModel):
     )
     body = models.TextField(
         _("body"),
+        validators=[validate_no_control_characters],
         help_text=_(
             "Plain text. {{ full_name }}, {{ email }}, {{ first_name }}, "
             "{{ unsubscribe_url }} and {{ today }} are replaced for each recipient."

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import re
+
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apps.mailings import services
 from apps.mailings.models import Client
+
+# What new_unsubscribe_token() makes; anything else is not looked up (PostgreSQL
+# cannot even compare a string holding a NUL).
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 # CSRF is exempt on purpose: RFC 8058 one-click unsubscribe is a POST sent by the
@@ -22,6 +28,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
     Template: ``mailings/unsubscribe.html``; context: ``client``, ``done``.
     """
+    if not TOKEN_RE.fullmatch(token):
+        raise Http404("No such unsubscribe link.")
     client = get_object_or_404(Client, unsubscribe_token=token)
     done = client.is_unsubscribed
     if request.method == "POST":
