@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -165,7 +166,12 @@ def user_register(
         # confirming needs the mailed link *and* a password typed on its page.
         existing.set_password(password)
         existing.first_name, existing.last_name = first_name, last_name
-        existing.save(update_fields=["password", "first_name", "last_name"])
+        # A pending account's "joined" time is its latest registration or link:
+        # the purge of unconfirmed accounts counts from there.
+        existing.date_joined = timezone.now()
+        existing.save(
+            update_fields=["password", "first_name", "last_name", "date_joined"]
+        )
     else:
         make_password(password)
     _queue_account_email(
@@ -180,9 +186,30 @@ def user_resend_confirmation(*, email: str, language: str | None = None) -> None
         email__iexact=email, email_confirmed=False, is_active=True
     ).first()
     if user is not None:
+        if is_pending_registration(user):
+            User.objects.filter(pk=user.pk).update(date_joined=timezone.now())
         _queue_account_email(
             task="send_confirmation_email", user_id=user.pk, language=language
         )
+
+
+def users_purge_unconfirmed() -> int:
+    """Delete registrations nobody confirmed, a day after their last link expired.
+
+    A pending account can do nothing, yet anyone can make one for any address; kept,
+    they would pile up (and keep the address looking taken). Accounts a superuser
+    made, or anyone who ever logged in, are left alone.
+    """
+    max_age = timedelta(days=settings.MAILSHOT_CONFIRMATION_MAX_AGE_DAYS + 1)
+    expired = User.objects.filter(
+        email_confirmed=False,
+        is_staff=False,
+        is_superuser=False,
+        last_login__isnull=True,
+        date_joined__lt=timezone.now() - max_age,
+    )
+    _total, per_model = expired.delete()
+    return per_model.get(User._meta.label, 0)
 
 
 def user_request_password_reset(*, user: User, language: str | None = None) -> None:

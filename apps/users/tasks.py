@@ -74,3 +74,13 @@ def send_already_registered_email(user_id: int, language: str | None = None) -> 
 def send_password_reset_email(user_id: int, language: str | None = None) -> None:
     user = User.objects.filter(pk=user_id, is_active=True, is_blocked=False).first()
     _send(emails.password_reset_email, user, language)
+
+
+def purge_unconfirmed_accounts() -> int:
+    """Daily (schedule ``users-purge-unconfirmed``): expired registrations go."""
+    from apps.users.services import users_purge_unconfirmed
+
+    deleted = users_purge_unconfirmed()
+    if deleted:
+        logger.info("Deleted %s unconfirmed registrations", deleted)
+    return deleted
