@@ -34,6 +34,8 @@ def test_a_visitor_registers_confirms_from_the_mail_and_lands_in_the_admin(
 
     page.goto(link)
     expect(page.get_by_text("browser.visitor@example.com")).to_be_visible()
+    # The link alone confirms nothing: the registered password is typed again.
+    page.locator("#confirm-form input[name=password]").fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Confirm my e-mail address").click()
 
     expect(page).to_have_url(re.compile(rf"^{re.escape(site.url)}/admin/$"))
@@ -43,3 +45,34 @@ def test_a_visitor_registers_confirms_from_the_mail_and_lands_in_the_admin(
     user = User.objects.get(email="browser.visitor@example.com")
     assert user.email_confirmed and user.is_staff
     assert user.groups.filter(name=roles.USERS).exists()
+
+
+def test_someone_who_did_not_register_sets_their_own_password_on_the_confirm_page(
+    site, page, wait_for_mail, screenshot
+):
+    """The mailbox's owner opens a confirmation mail of a registration somebody else
+    made: typing a new password shows a second field, and that password is the one
+    that works afterwards."""
+    User.objects.create_user(
+        email="owner@example.com", password="Someone-elses-pass-91"
+    )
+    page.goto(f"{site.url}/accounts/confirm/resend/")
+    page.locator("input[name=email]").fill("owner@example.com")
+    page.locator("form button[type=submit]").click()
+    link = link_to(wait_for_mail("owner@example.com"), "/accounts/confirm/")
+
+    page.goto(link)
+    form = page.locator("#confirm-form")
+    expect(form.locator("input[name=password2]")).to_have_count(0)
+    form.locator("input[name=password]").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Confirm my e-mail address").click()
+    expect(form.locator("input[name=password2]")).to_be_visible()
+    screenshot("type-it-again")
+    form.locator("input[name=password]").fill(STRONG_PASSWORD)
+    form.locator("input[name=password2]").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Confirm my e-mail address").click()
+
+    expect(page).to_have_url(re.compile(rf"^{re.escape(site.url)}/admin/$"))
+    user = User.objects.get(email="owner@example.com")
+    assert user.check_password(STRONG_PASSWORD)
+    assert not user.check_password("Someone-elses-pass-91")
