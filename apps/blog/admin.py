@@ -1,5 +1,4 @@
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -7,7 +6,7 @@ from django_ckeditor_5.widgets import CKEditor5Widget
 from unfold.admin import ModelAdmin
 
 from apps.blog.models import Post
-from apps.blog.services import IMAGE_FORMATS
+from apps.blog.services import image_extension
 
 
 class PostAdminForm(forms.ModelForm):
@@ -18,15 +17,10 @@ class PostAdminForm(forms.ModelForm):
 
     def clean_image(self):
         image = self.cleaned_data.get("image")
-        # Only a new upload has a size to check (an unchanged field is a FieldFile).
-        max_mb = getattr(settings, "CKEDITOR_5_MAX_FILE_SIZE", 5)
+        # Only a new upload is checked (an unchanged field is a FieldFile); the same
+        # checks as the editor's uploads, and its stored name comes from them too.
         if image and hasattr(image, "content_type"):
-            if image.size > max_mb * 1024 * 1024:
-                raise forms.ValidationError(
-                    _("The image is too large (at most %(mb)s MB).") % {"mb": max_mb}
-                )
-            if image.image.format not in IMAGE_FORMATS:
-                raise forms.ValidationError(_("Upload a JPEG, PNG, GIF or WebP image."))
+            image_extension(image)
         return image
 
 

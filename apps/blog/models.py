@@ -7,6 +7,16 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.models import TimeStampedModel
 from apps.core.validators import validate_no_control_characters, validate_no_newlines
 
+COVER_FOLDER = "blog"
+
+
+def post_cover_path(instance: "Post", filename: str) -> str:
+    """Where a cover image is stored: ``blog/<uuid>.<extension of the detected
+    format>``, whatever the uploaded file was called."""
+    from apps.blog import services
+
+    return services.image_name(folder=COVER_FOLDER, upload=instance.image.file)
+
 
 class PostQuerySet(models.QuerySet):
     def published(self):
@@ -27,7 +37,7 @@ class Post(TimeStampedModel):
     content = models.TextField(
         _("content"), validators=[validate_no_control_characters]
     )
-    image = models.ImageField(_("image"), upload_to="blog/", blank=True)
+    image = models.ImageField(_("image"), upload_to=post_cover_path, blank=True)
     views_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
     published_at = models.DateTimeField(_("published at"), default=timezone.now)
     is_published = models.BooleanField(_("published"), default=False)

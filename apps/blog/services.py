@@ -121,10 +121,12 @@ def post_register_view(*, post_id: int) -> int | None:
     return row[0] if row else None
 
 
-def image_upload_store(*, upload: UploadedFile) -> str:
-    """Validate an editor's upload as a real raster image and store it; return its URL.
+def image_extension(upload: UploadedFile) -> str:
+    """Check that an upload is a real raster image of an allowed format and size,
+    and return the file extension of the format detected in its bytes.
 
-    The name comes from the detected format, never from the client's file name.
+    The client's file name and content type are never trusted: a PNG named
+    ``cover.pdf`` would otherwise be served as a PDF from the site's origin.
     """
     max_mb = getattr(settings, "CKEDITOR_5_MAX_FILE_SIZE", 5)
     if upload.size > max_mb * 1024 * 1024:
@@ -139,14 +141,23 @@ def image_upload_store(*, upload: UploadedFile) -> str:
             image.verify()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise ValidationError(_("The file is not a valid image.")) from None
+    finally:
+        upload.seek(0)
     if image_format not in IMAGE_FORMATS:
         raise ValidationError(_("Upload a JPEG, PNG, GIF or WebP image."))
     if width * height > MAX_IMAGE_PIXELS:
         raise ValidationError(_("The image has too many pixels."))
-    upload.seek(0)
-    now = timezone.now()
-    name = (
-        f"{UPLOAD_FOLDER}/{now:%Y/%m}/{uuid.uuid4().hex}.{IMAGE_FORMATS[image_format]}"
-    )
-    saved = default_storage.save(name, upload)
+    return IMAGE_FORMATS[image_format]
+
+
+def image_name(*, folder: str, upload: UploadedFile) -> str:
+    """``<folder>/<uuid>.<extension of the detected format>``: nothing of the
+    uploaded name is kept."""
+    return f"{folder}/{uuid.uuid4().hex}.{image_extension(upload)}"
+
+
+def image_upload_store(*, upload: UploadedFile) -> str:
+    """Check an editor's upload (``image_extension``), store it, return its URL."""
+    folder = f"{UPLOAD_FOLDER}/{timezone.now():%Y/%m}"
+    saved = default_storage.save(image_name(folder=folder, upload=upload), upload)
     return default_storage.url(saved)

@@ -1,8 +1,12 @@
 """Blog admin for content editors; image upload for them only."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import RequestFactory
 from django.urls import reverse
+from django.views.static import serve
 
 from apps.blog.models import Post
 from apps.blog.tests.conftest import image_bytes
@@ -181,3 +185,41 @@ def test_the_upload_url_is_served_by_the_editor_only_view():
     from apps.blog.views import image_upload
 
     assert resolve(UPLOAD_URL).func is image_upload
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "extension", "content_type"),
+    [
+        ("cover.pdf", "PNG", "png", "image/png"),
+        ("cover.png", "GIF", "gif", "image/gif"),
+        ("../../Cover Photo.PNG", "JPEG", "jpg", "image/jpeg"),
+        ("cover.gif", "WEBP", "webp", "image/webp"),
+    ],
+)
+def test_a_cover_image_is_stored_under_a_random_name_with_its_real_extension(
+    editor, login, media_root, name, fmt, extension, content_type
+):
+    cover = SimpleUploadedFile(name, image_bytes(fmt), "application/pdf")
+    http = login(editor)
+
+    response = http.post(reverse("admin:blog_post_add"), post_form(image=cover))
+
+    assert response.status_code == 302
+    stored = Post.objects.get().image.name
+    assert re.fullmatch(rf"blog/[0-9a-f]{{32}}\.{extension}", stored), stored
+    # What the site's media view answers for it (a front proxy guesses the same
+    # way, from the extension).
+    served = serve(RequestFactory().get("/"), stored, document_root=media_root)
+    assert served["Content-Type"] == content_type
+
+
+def test_a_file_that_is_not_an_image_is_refused_as_a_cover(editor, login, media_root):
+    cover = SimpleUploadedFile("cover.png", b"%PDF-1.4 not an image", "image/png")
+
+    response = login(editor).post(
+        reverse("admin:blog_post_add"), post_form(image=cover)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["image"]
+    assert not Post.objects.exists()
