@@ -82,6 +82,11 @@ class MailingFactory(factory.django.DjangoModelFactory[Mailing]):
         # Saved the way the admin saves one, so its next run is planned.
         return services.mailing_save(mailing=model_class(*args, **kwargs))
 
+    @classmethod
+    def _create(cls, model_class: type[Mailing], *args: Any, **kwargs: Any) -> Mailing:
+        # Saved the way the admin saves one, so its next run is planned.
+        return services.mailing_save(mailing=model_class(*args, **kwargs))
+
     @factory.post_generation
     def clients(self, create, extracted, **kwargs):
         if not create:

@@ -414,6 +414,13 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         perms_needed = {p for p in perms_needed if str(p) not in history}
         return deleted, model_count, perms_needed, protected
 
+    def save_model(self, request, obj, form, change):
+        # What saving a mailing does (the owner's permissions, its next run) is
+        # the service's to say; the admin only names the owner of a new one.
+        if not change and not obj.owner_id:
+            obj.owner = request.user
+        services.mailing_save(mailing=obj)
+
     # --- managers: disable / enable (permission mailings.toggle_mailing) ---
 
     def has_toggle_permission(self, request, object_id=None) -> bool:

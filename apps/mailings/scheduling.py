@@ -1,4 +1,4 @@
-"""When a mailing runs next (SPEC §6).
+"""When a mailing runs next, and the django-q2 schedules that start its runs.
 
 The period is added to the *scheduled* time, not to the moment a run happened, so
 schedules never drift. Arithmetic is done on the wall clock of ``TIME_ZONE`` so a daily
@@ -14,6 +14,7 @@ import calendar
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django_q.models import Schedule
 
 from apps.mailings.models import Mailing
 
@@ -64,3 +65,68 @@ def next_run_after(
     if following >= end_at:
         return None
     return following
+
+
+# --- django-q2 schedules that start runs --------------------------------------------
+
+TICK_SCHEDULE_NAME = "mailshot: send due mailings"
+
+
+def schedule_name_for(mailing_id: int) -> str:
+    return f"mailshot: mailing {mailing_id}"
+
+
+def schedule_mailing_start(mailing_id: int, when: datetime | None) -> None:
+    """A one-off django-q2 schedule at `when`, so the run starts within the scheduler's
+    ~30 s poll of its time rather than waiting for the next minute tick."""
+    if when is None:
+        Schedule.objects.filter(name=schedule_name_for(mailing_id)).delete()
+        return
+    Schedule.objects.update_or_create(
+        name=schedule_name_for(mailing_id),
+        defaults={
+            "func": "apps.mailings.tasks.run_due_mailing",
+            # django-q2 stores schedule args as repr text and reads them back with
+            # ast.literal_eval: an id is all it can be trusted with.
+            "args": repr(int(mailing_id)),
+            "schedule_type": Schedule.ONCE,
+            "repeats": -1,
+            "next_run": when,
+        },
+    )
+
+
+def plan_upcoming_starts(now: datetime | None = None, within: int = 120) -> int:
+    """One-off schedules for runs due in the next `within` seconds, so a mailing whose
+    `next_run_at` was set without the save service (fixtures, a queryset update, the
+    next period of a recurring mailing) still starts within ~30 s of its time."""
+    now = now or timezone.now()
+    upcoming = (
+        Mailing.objects.filter(
+            is_enabled=True,
+            owner__is_blocked=False,
+            next_run_at__gt=now,
+            next_run_at__lte=now + timedelta(seconds=within),
+        )
+        .exclude(status=Mailing.Status.FINISHED)
+        .values_list("pk", "next_run_at")
+    )
+    count = 0
+    for mailing_id, when in upcoming:
+        schedule_mailing_start(mailing_id, when)
+        count += 1
+    return count
+
+
+def ensure_tick_schedule() -> None:
+    """The every-minute tick (idempotent): due mailings and expired leases."""
+    Schedule.objects.update_or_create(
+        name=TICK_SCHEDULE_NAME,
+        defaults={
+            "func": "apps.mailings.tasks.send_due_mailings",
+            "args": None,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )

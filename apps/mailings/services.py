@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
 from guardian.shortcuts import assign_perm
 
+from apps.mailings import scheduling
 from apps.mailings.models import Attempt, Client, Mailing, Message
 from apps.users.roles import OWNER_PERMISSIONS
 
@@ -67,10 +70,24 @@ def mailing_set_enabled(*, mailing: Mailing, enabled: bool) -> Mailing:
     return mailing
 
 
+def mailing_save(*, mailing: Mailing) -> Mailing:
+    """Save a mailing made or edited in a form, and everything that follows from it.
+
+    This is the one write path of a mailing (the admin's ``save_model`` calls it):
+    the row is saved; a new mailing gives its owner their object permissions; and
+    its next run is planned (see ``mailing_plan_next_run``) once the transaction
+    commits, so the clients saved after it in the same request are part of the run.
+    """
+    created = mailing._state.adding
+    mailing.save()
+    if created:
+        grant_owner_permissions(owner=mailing.owner, objects=mailing)
+    mailing_plan_next_run(mailing=mailing)
+    return mailing
+
+
 def mailing_send_now(*, mailing: Mailing) -> None:
     """Queue a run of `mailing` once the current transaction commits (never inline)."""
-    from django_q.tasks import async_task
-
     transaction.on_commit(
         lambda: async_task("apps.mailings.tasks.run_mailing", mailing.pk)
     )
@@ -83,10 +100,6 @@ def mailing_plan_next_run(*, mailing: Mailing) -> None:
     (inside the window) a run is queued once the transaction commits — never sent
     inside the request; otherwise a one-off schedule starts it at ``start_at``.
     """
-    from django.utils import timezone
-
-    from apps.mailings import sending
-
     if mailing.status == Mailing.Status.CREATED and mailing.next_run_at != (
         mailing.start_at
     ):
@@ -104,19 +117,17 @@ def mailing_plan_next_run(*, mailing: Mailing) -> None:
         return
     mailing_id = mailing.pk
     if when <= timezone.now():
-        from django_q.tasks import async_task
-
         transaction.on_commit(
             lambda: async_task("apps.mailings.tasks.run_due_mailing", mailing_id)
         )
     else:
-        transaction.on_commit(lambda: sending.schedule_mailing_start(mailing_id, when))
+        transaction.on_commit(
+            lambda: scheduling.schedule_mailing_start(mailing_id, when)
+        )
 
 
 def client_unsubscribe(*, client: Client) -> Client:
     """The recipient asked to receive nothing more from this sender (idempotent)."""
-    from django.utils import timezone
-
     now = timezone.now()
     Client.objects.filter(pk=client.pk, is_unsubscribed=False).update(
         is_unsubscribed=True, unsubscribed_at=now, updated_at=now

@@ -1,47 +1,38 @@
-"""Model hooks of the sending engine, connected in MailingsConfig.ready()."""
+"""Model hooks of the sending engine, connected in MailingsConfig.ready().
+
+Saving a mailing is not hooked here: ``services.mailing_save`` is its one write path.
+"""
 
 from __future__ import annotations
 
-from django.db.models.signals import post_delete, post_migrate, post_save
+from typing import Any
+
+from django.apps import AppConfig
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models.signals import post_delete, post_migrate
 from django.dispatch import receiver
 
+from apps.mailings import scheduling
 from apps.mailings.models import Mailing
 
 
-@receiver(post_save, sender=Mailing, dispatch_uid="mailings.mailing_saved")
-def mailing_saved(sender, instance: Mailing, created: bool, raw: bool = False, **kw):
-    """Creating, editing or re-enabling a mailing (re)plans its next run.
-
-    Works for every save path (admin, services, shell); fixtures (`raw`) are left
-    alone so loaddata sends nothing by itself.
-    """
-    if raw:
-        return
-    from apps.mailings.services import mailing_plan_next_run
-
-    mailing_plan_next_run(mailing=instance)
-
-
 @receiver(post_delete, sender=Mailing, dispatch_uid="mailings.mailing_deleted")
-def mailing_deleted(sender, instance: Mailing, **kwargs) -> None:
-    """Its one-off start schedule goes with it."""
-    from apps.mailings.sending import schedule_mailing_start
+def mailing_deleted(sender: type[Mailing], instance: Mailing, **kwargs: Any) -> None:
+    """Its one-off start schedule goes with it, whichever way it was deleted (one
+    by one, in bulk, or with its owner)."""
+    scheduling.schedule_mailing_start(instance.pk, None)
 
-    schedule_mailing_start(instance.pk, None)
 
-
-def install_tick_schedule(sender, using="default", **kwargs) -> None:
+def install_tick_schedule(
+    sender: AppConfig, using: str = DEFAULT_DB_ALIAS, **kwargs: Any
+) -> None:
     """After `migrate`: the every-minute scheduler tick exists (idempotent)."""
-    from django.db import DEFAULT_DB_ALIAS
-
     if using != DEFAULT_DB_ALIAS:
         return
-    from apps.mailings.sending import ensure_tick_schedule
-
-    ensure_tick_schedule()
+    scheduling.ensure_tick_schedule()
 
 
-def connect(app_config) -> None:
+def connect(app_config: AppConfig) -> None:
     post_migrate.connect(
         install_tick_schedule,
         sender=app_config,

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django_q.brokers import get_broker
+from django_q.status import Stat
+from django_q.tasks import async_task
 
-from apps.mailings import sending
+from apps.core.health import record_heartbeat
+from apps.mailings import scheduling, sending
+from apps.mailings.models import Delivery
 
 
 def _run_budget() -> float | None:
@@ -30,9 +35,6 @@ def _helper_count() -> int:
     if configured >= 0:
         return configured
     try:
-        from django_q.brokers import get_broker
-        from django_q.status import Stat
-
         workers = sum(len(stat.workers) for stat in Stat.get_all(get_broker()))
     except Exception:  # no broker stats: count this cluster's workers only
         workers = 0
@@ -45,10 +47,6 @@ def _queue_helpers(attempt_id: int) -> None:
     count = _helper_count()
     if count <= 0:
         return
-    from django_q.tasks import async_task
-
-    from apps.mailings.models import Delivery
-
     unserved = Delivery.objects.filter(
         attempt_id=attempt_id, outcome__in=["pending", "claimed"]
     ).count()
@@ -59,8 +57,6 @@ def _queue_helpers(attempt_id: int) -> None:
 
 def _continue_if_unfinished(result: sending.RunResult | None) -> None:
     if result and result.out_of_time:
-        from django_q.tasks import async_task
-
         async_task("apps.mailings.tasks.resume_attempt", result.attempt_id)
 
 
@@ -113,10 +109,6 @@ def assist_attempt(attempt_id: int) -> str:
 def send_due_mailings() -> str:
     """The cluster's every-minute tick: each due mailing and each interrupted run
     becomes its own task, so one slow or broken mailing does not hold up others."""
-    from django_q.tasks import async_task
-
-    from apps.core.health import record_heartbeat
-
     record_heartbeat()  # /healthz reports how long ago the cluster last ticked
 
     def enqueue(kind: str, object_id: int) -> None:
@@ -125,5 +117,5 @@ def send_due_mailings() -> str:
         else:
             async_task("apps.mailings.tasks.run_due_mailing", object_id)
 
-    sending.plan_upcoming_starts()
+    scheduling.plan_upcoming_starts()
     return sending.tick(run=enqueue).summary()

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from apps.mailings import sending
+from apps.mailings import scheduling, sending
 from apps.mailings.models import Attempt, Mailing
 from apps.mailings.scheduling import next_run_after
 
@@ -152,7 +152,7 @@ def test_creating_a_mailing_for_later_plans_a_one_off_schedule_at_its_start(
         mailing = make_mailing(2, start_at=start)
 
     assert mailing.next_run_at == start
-    schedule = Schedule.objects.get(name=sending.schedule_name_for(mailing.pk))
+    schedule = Schedule.objects.get(name=scheduling.schedule_name_for(mailing.pk))
     assert schedule.func == "apps.mailings.tasks.run_due_mailing"
     assert schedule.args == repr(mailing.pk)
     assert schedule.schedule_type == Schedule.ONCE
@@ -166,7 +166,7 @@ def test_deleting_a_mailing_removes_its_start_schedule(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         mailing = make_mailing(1, start_at=timezone.now() + timezone.timedelta(hours=1))
-    name = sending.schedule_name_for(mailing.pk)
+    name = scheduling.schedule_name_for(mailing.pk)
     assert Schedule.objects.filter(name=name).exists()
 
     mailing.delete()
@@ -202,16 +202,16 @@ def test_the_minute_tick_plans_starts_set_behind_the_save_hooks_back(make_mailin
 
     tasks.send_due_mailings()
 
-    schedule = Schedule.objects.get(name=sending.schedule_name_for(mailing.pk))
+    schedule = Schedule.objects.get(name=scheduling.schedule_name_for(mailing.pk))
     assert schedule.next_run == soon
 
 
 @pytest.mark.django_db
 def test_the_minute_tick_schedule_exists_after_migrate_and_is_idempotent():
-    assert Schedule.objects.filter(name=sending.SCHEDULE_NAME).count() == 1
-    sending.ensure_tick_schedule()
-    sending.ensure_tick_schedule()
-    schedule = Schedule.objects.get(name=sending.SCHEDULE_NAME)
+    assert Schedule.objects.filter(name=scheduling.TICK_SCHEDULE_NAME).count() == 1
+    scheduling.ensure_tick_schedule()
+    scheduling.ensure_tick_schedule()
+    schedule = Schedule.objects.get(name=scheduling.TICK_SCHEDULE_NAME)
     assert schedule.func == "apps.mailings.tasks.send_due_mailings"
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
     assert schedule.repeats == -1

@@ -5,8 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.mailings import sending
+from apps.mailings import emails, sending
 from apps.mailings.models import Attempt, Delivery, Mailing
+from apps.mailings.sending import pipeline
 
 pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.smtp]
 
@@ -85,7 +86,7 @@ def small_window(settings, monkeypatch):
     wire), which bounds how many more go out after it."""
     settings.MAILSHOT_BATCH_SIZE = 2
     settings.MAILSHOT_SMTP_CONNECTIONS = 1
-    monkeypatch.setattr(sending, "STOP_CHECK_SECONDS", 0)
+    monkeypatch.setattr(pipeline, "STOP_CHECK_SECONDS", 0)
     # Outcomes recorded in the same write as the one that triggers the stop, plus
     # the window.
     return 2 + 2 * 2 + 1
@@ -137,7 +138,7 @@ def test_messages_carry_a_stable_message_id_and_one_click_unsubscribe(
     delivery = Delivery.objects.get()
     client = delivery.client
     assert message["Message-ID"] == delivery.message_id
-    assert delivery.message_id == sending.emails.make_message_id(
+    assert delivery.message_id == emails.make_message_id(
         attempt_id=delivery.attempt_id, delivery_id=delivery.pk
     )
     link = f"https://mailshot.example/unsubscribe/{client.unsubscribe_token}/"
@@ -202,8 +203,8 @@ def test_queries_per_recipient_stay_well_below_one(
     count does not depend on the machine's speed.) All database work happens on the
     calling thread's connection, so this counts every query of the run."""
     settings.MAILSHOT_BATCH_SIZE = 50
-    monkeypatch.setattr(sending, "FLUSH_SECONDS", 3600)
-    monkeypatch.setattr(sending, "STOP_CHECK_SECONDS", 3600)
+    monkeypatch.setattr(pipeline, "FLUSH_SECONDS", 3600)
+    monkeypatch.setattr(pipeline, "STOP_CHECK_SECONDS", 3600)
     counts = {}
     for n in (50, 200):
         mailing = make_mailing(n, owner=None) if n == 50 else _other_mailing(n)

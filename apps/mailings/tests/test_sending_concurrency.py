@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.mailings import sending
 from apps.mailings.models import Attempt, Delivery, Mailing
+from apps.mailings.sending import claims, pipeline
 
 pytestmark = pytest.mark.smtp
 
@@ -34,15 +35,15 @@ def test_two_workers_claiming_in_turn_get_disjoint_recipients(make_mailing):
     mailing = make_mailing(7)
     attempt = sending.start_manual_run(mailing.pk, worker="one")
 
-    first = sending.claim_batch(attempt.pk, "one", 3)
-    second = sending.claim_batch(attempt.pk, "two", 3)
-    third = sending.claim_batch(attempt.pk, "one", 3)
+    first = claims.claim_next(attempt.pk, "one", 3, after=0)
+    second = claims.claim_next(attempt.pk, "two", 3, after=0)
+    third = claims.claim_next(attempt.pk, "one", 3, after=first[-1].pk)
 
     ids = [d.pk for d in first + second]
     assert len(ids) == len(set(ids)) == 6
-    # "one" still holds its first three (unserved) and gets the last one on top.
-    assert {d.pk for d in first} < {d.pk for d in third}
-    assert not {d.pk for d in second} & {d.pk for d in third}
+    # "one" moves past its first three and gets the last one only.
+    assert len(third) == 1
+    assert not {d.pk for d in first + second} & {d.pk for d in third}
 
 
 @pytest.mark.django_db
@@ -50,7 +51,7 @@ def test_a_run_whose_worker_died_is_resumed_once_its_lease_expires(sink, make_ma
     mailing = make_mailing(5)
     attempt = sending.start_due_run(mailing.pk, worker="dead")
     # The dead worker claimed everybody and served two before it was killed.
-    claimed = sending.claim_batch(attempt.pk, "dead", 100)
+    claimed = claims.claim_next(attempt.pk, "dead", 100, after=0)
     Delivery.objects.filter(pk__in=[d.pk for d in claimed[:2]]).update(
         outcome="sent", processed_at=timezone.now()
     )
@@ -84,7 +85,7 @@ def test_a_worker_that_lost_its_lease_stops_within_its_in_flight_window(
 ):
     settings.MAILSHOT_BATCH_SIZE = 2
     settings.MAILSHOT_SMTP_CONNECTIONS = 1
-    monkeypatch.setattr(sending, "RENEW_SECONDS", 0)  # renew at every turn
+    monkeypatch.setattr(pipeline, "RENEW_SECONDS", 0)  # renew at every turn
     mailing = make_mailing(30)
     attempt = sending.start_manual_run(mailing.pk, worker="slow")
 
@@ -114,7 +115,9 @@ def test_threads_claiming_one_attempt_at_once_never_share_a_recipient(make_maili
         try:
             barrier.wait()
             mine = []
-            while batch := sending.claim_batch(attempt.pk, name, 5):
+            after = 0
+            while batch := claims.claim_next(attempt.pk, name, 5, after=after):
+                after = batch[-1].pk
                 mine += [d.pk for d in batch]
                 Delivery.objects.filter(pk__in=[d.pk for d in batch]).update(
                     outcome="sent"
@@ -169,6 +172,7 @@ SEND_IN_SUBPROCESS = """
 import django, sys
 django.setup()
 from apps.mailings import sending
+from apps.mailings.sending import claims, pipeline
 sending.run_attempt(int(sys.argv[1]), worker="victim", rate=float(sys.argv[2]))
 """
 

@@ -9,6 +9,7 @@ import pytest
 from apps.core.smtpsink import free_port
 from apps.mailings import sending
 from apps.mailings.models import Attempt, Delivery
+from apps.mailings.sending import claims, pipeline
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smtp]
 
@@ -300,15 +301,15 @@ def test_a_worker_whose_lease_was_taken_while_retrying_stops_at_once(
     mailing = make_mailing(2)
     attempt = sending.start_manual_run(mailing.pk, worker="slow")
     retrying = threading.Event()
-    monkeypatch.setattr(sending, "RENEW_SECONDS", 0)  # renew at every turn
-    renew_lease = sending.renew_lease
+    monkeypatch.setattr(pipeline, "RENEW_SECONDS", 0)  # renew at every turn
+    renew_lease = claims.renew_lease
 
     def renew_after_another_worker_took_over(attempt_id, worker):
         if retrying.is_set():
             Attempt.objects.filter(pk=attempt.pk).update(lease_owner="other")
         return renew_lease(attempt_id, worker)
 
-    monkeypatch.setattr(sending, "renew_lease", renew_after_another_worker_took_over)
+    monkeypatch.setattr(claims, "renew_lease", renew_after_another_worker_took_over)
     session = sending.SMTPSession()
 
     def back_off(seconds):

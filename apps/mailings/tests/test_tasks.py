@@ -16,11 +16,13 @@ def test_creating_a_mailing_inside_its_window_queues_its_run_on_commit(
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         with transaction.atomic():
-            mailing = Mailing.objects.create(
-                owner=alice,
-                message=MessageFactory(owner=alice),
-                start_at=timezone.now() - timezone.timedelta(minutes=1),
-                end_at=timezone.now() + timezone.timedelta(days=1),
+            mailing = services.mailing_save(
+                mailing=Mailing(
+                    owner=alice,
+                    message=MessageFactory(owner=alice),
+                    start_at=timezone.now() - timezone.timedelta(minutes=1),
+                    end_at=timezone.now() + timezone.timedelta(days=1),
+                )
             )
             mailing.clients.set([ClientFactory(owner=alice) for _ in range(2)])
 
