@@ -55,7 +55,10 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.validators import validate_no_newlines
+from apps.core.validators import (
+    validate_no_control_characters,
+    validate_no_newlines,
+)
 from apps.mailings.exports import spreadsheet_unescape
 from apps.mailings.models import Client, ClientImport
 from apps.mailings.services import grant_owner_permissions_new
@@ -81,11 +84,8 @@ COLUMNS = {
     "comment": "comment",
 }
 
-# Control characters (C0, DEL, C1): NUL breaks PostgreSQL, the others reach mail
-# headers (names and addresses) or make a comment unreadable. A comment may keep
-# tabs and line breaks.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-COMMENT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Control characters and line separators, spelled out when a report shows a cell.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 IMPORT_RULES = _(
     "Columns: email (required), full_name, comment; other columns are ignored. "
@@ -156,16 +156,17 @@ def _text(value: Any) -> str:
 def _shown(value: str, limit: int = 80) -> str:
     """A cell as the report shows it: cut short, control characters spelled out
     (a NUL can neither be shown nor stored in PostgreSQL's JSON)."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value[:limit])
+    return UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", value[:limit])
 
 
-def _control_error(line: int, column: str, value: str) -> RowError:
-    return RowError(
-        line,
-        column,
-        gettext("Control characters (such as NUL) are not allowed here."),
-        _shown(value),
-    )
+def _invalid(
+    line: int, column: str, value: str, validator: Callable[[str], None]
+) -> RowError | None:
+    try:
+        validator(value)
+    except ValidationError as exc:
+        return RowError(line, column, exc.messages[0], _shown(value))
+    return None
 
 
 def _cleaned(row: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -183,10 +184,13 @@ def _clean_row(
     """(email, full_name, comment) of a valid row, or None after reporting it."""
     email, full_name, comment = _cleaned(row)
     problems: list[RowError] = []
+    # The models' own checks of one-line and multi-line text (control characters:
+    # NUL breaks PostgreSQL, the others would reach mail headers).
+    one_line = _invalid(line, "email", email, validate_no_newlines)
     if not email:
         problems.append(RowError(line, "email", gettext("An e-mail is required.")))
-    elif CONTROL.search(email):
-        problems.append(_control_error(line, "email", email))
+    elif one_line:
+        problems.append(one_line)
     elif len(email) > EMAIL_MAX:
         problems.append(
             RowError(
@@ -214,20 +218,12 @@ def _clean_row(
                 _shown(full_name),
             )
         )
-    else:
-        try:
-            validate_no_newlines(full_name)
-        except ValidationError as exc:
-            problems.append(
-                RowError(line, "full_name", exc.messages[0], _shown(full_name))
-            )
-        else:
-            if CONTROL.search(full_name):
-                problems.append(_control_error(line, "full_name", full_name))
-    if COMMENT_CONTROL.search(comment):
-        problems.append(_control_error(line, "comment", comment))
-    for problem in problems:
-        report.add_error(problem)
+    elif problem := _invalid(line, "full_name", full_name, validate_no_newlines):
+        problems.append(problem)
+    if problem := _invalid(line, "comment", comment, validate_no_control_characters):
+        problems.append(problem)
+    for error in problems:
+        report.add_error(error)
     return None if problems else (email, full_name, comment)
 
 
@@ -657,7 +653,7 @@ def client_import_create(
     return ClientImport.objects.create(
         owner=owner,
         file_format=file_format,
-        file_name=CONTROL.sub("", upload.name or "")[:255],
+        file_name=UNPRINTABLE.sub("", upload.name or "")[:255],
         stored_name=stored_name,
     )
 
