@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpRequest
 from django.utils import timezone
 
 HEARTBEAT_KEY = "mailshot:cluster-heartbeat"
@@ -82,3 +85,19 @@ def health() -> tuple[bool, dict]:
     except Exception as exc:  # noqa: BLE001
         checks["cluster"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
     return healthy, checks
+
+
+def may_see_details(request: HttpRequest) -> bool:
+    """Details (engines, versions, errors, cluster) are for operators only: a
+    logged-in superuser, or a monitor sending ``Authorization: Bearer <token>`` with
+    ``MAILSHOT_HEALTH_TOKEN``; everybody else learns only ok or degraded."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_superuser:
+        return True
+    token = settings.MAILSHOT_HEALTH_TOKEN
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    return (
+        bool(token)
+        and scheme == "Bearer"
+        and hmac.compare_digest(sent.encode(), token.encode())
+    )

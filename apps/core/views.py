@@ -4,22 +4,24 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.core.health import health
+from apps.core.health import health, may_see_details
 
 
 @never_cache
 @require_GET
-def healthz(request):
-    """JSON health report; 503 when the database, cache or broker is failing.
+def healthz(request: HttpRequest) -> JsonResponse:
+    """``{"status": "ok"}``, or ``"degraded"`` with a 503 when the database, cache or
+    broker is failing.
 
-    The cluster is reported (running clusters, age of the last scheduler heartbeat)
-    but does not fail the check: the web site serves without it.
+    Operators (``health.may_see_details``) also get each check and the cluster
+    (running clusters, age of the last scheduler heartbeat), which does not fail the
+    check: the web site serves without it.
     """
     healthy, checks = health()
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    body = {"status": "ok" if healthy else "degraded"}
+    if may_see_details(request):
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 def admin_search(request: HttpRequest) -> HttpResponse:
