@@ -163,6 +163,20 @@ def test_the_file_waits_in_the_private_import_dir_and_is_removed_after(
     assert Client.objects.filter(owner=alice).count() == 1
 
 
+@pytest.mark.parametrize("fmt", [CSV_FORMAT, XLSX_FORMAT])
+def test_an_upload_too_big_for_memory_is_checked_and_stored_from_its_temporary_file(
+    fmt, alice, login, post_file, settings
+):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10  # Django spools it to a temporary file
+    rows = [["email", "full_name"], ["ann@example.org", "Ann"], ["ben@example.org", ""]]
+    file = csv_file(rows) if fmt == CSV_FORMAT else xlsx_file(rows)
+    response = post_file(login(alice), file, fmt)
+    assert response.status_code == 302
+    job = ClientImport.objects.get(owner=alice)
+    assert job.status == ClientImport.Status.DONE, job.problem
+    assert Client.objects.filter(owner=alice).count() == 2
+
+
 def test_one_import_at_a_time_per_person(alice, bob, login, post_file):
     http = login(alice)
     post_file(http, csv_file([["email"], ["ann@example.org"]]), run=False)

@@ -31,5 +31,6 @@
       .catch(() => window.setTimeout(poll, 5000));
   }
 
-  window.setTimeout(poll, 1000);
+  // A small file is often done by the time the page has loaded.
+  window.setTimeout(poll, 300);
 })();
