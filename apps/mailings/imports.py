@@ -442,7 +442,7 @@ def _mapped(header: Iterable[Any]) -> list[str | None]:
 def _too_many_rows(limits: ImportLimits) -> ImportFileError:
     return ImportFileError(
         gettext("The file has more than %(max)s rows: split it into smaller files.")
-        % {"max": f"{limits.max_rows:,}".replace(",", "\u00a0")}
+        % {"max": _number(limits.max_rows)}
     )
 
 
