@@ -54,6 +54,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"  # Unfold marks the few views it frames itself
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"  # translated, in the site's look
 # /healthz shows its details (engines, errors, cluster) to superusers and to a monitor
 # sending "Authorization: Bearer <this token>"; everybody else gets ok or degraded.
 MAILSHOT_HEALTH_TOKEN = env.str("MAILSHOT_HEALTH_TOKEN", default="")

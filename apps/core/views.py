@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.core.paginator import InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -32,3 +34,19 @@ def admin_search(request: HttpRequest) -> HttpResponse:
         return admin.site.search(request)
     except InvalidPage:
         raise Http404("No such page of results.") from None
+
+
+@never_cache
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a form sent without a valid CSRF token (usually one left
+    open too long, or a login in another tab), in the site's look and language.
+
+    Template ``403_csrf.html``; context ``no_cookie`` (the browser sent no CSRF
+    cookie at all). Rendering it with the request hands out a fresh token.
+    """
+    return render(
+        request,
+        "403_csrf.html",
+        {"no_cookie": reason == REASON_NO_CSRF_COOKIE},
+        status=403,
+    )
