@@ -1,5 +1,8 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.utils.translation import gettext_lazy as _
+
+from apps.mailings.conf import check_engine_settings
 
 
 class MailingsConfig(AppConfig):
@@ -11,3 +14,5 @@ class MailingsConfig(AppConfig):
         from apps.mailings import signals
 
         signals.connect(self)
+        # Engine settings that cannot work stop `check`, `migrate` and `qcluster`.
+        checks.register(check_engine_settings)

@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django_q.brokers import get_broker
 from django_q.status import Stat
 from django_q.tasks import async_task
 
 from apps.core.health import record_heartbeat
 from apps.mailings import scheduling, sending
+from apps.mailings.conf import engine
 from apps.mailings.models import Delivery
 
 
 def _run_budget() -> float | None:
     """Stop a run before django-q2's task timeout would kill it mid-message; the
     rest is continued by a follow-up task."""
-    timeout = settings.Q_CLUSTER.get("timeout")
+    timeout = engine().task_timeout
     return timeout * 0.8 if timeout else None
 
 
 def _cluster_rate() -> float:
     # MAILSHOT_SEND_RATE is per cluster: each worker process takes its share.
-    rate = float(getattr(settings, "MAILSHOT_SEND_RATE", 0) or 0)
-    workers = int(settings.Q_CLUSTER.get("workers") or 1)
-    return rate / workers if rate else 0
+    conf = engine()
+    return conf.send_rate / conf.workers
 
 
 def _helper_count() -> int:
     """How many helper tasks a run queues (MAILSHOT_RUN_HELPERS; -1: one per other
     worker of the clusters that are running now, whichever host they are on)."""
-    if settings.Q_CLUSTER.get("sync"):
+    conf = engine()
+    if conf.sync:
         return 0  # a queued task would run inline, before the run itself
-    configured = int(getattr(settings, "MAILSHOT_RUN_HELPERS", -1))
-    if configured >= 0:
-        return configured
+    if conf.run_helpers >= 0:
+        return conf.run_helpers
     try:
         workers = sum(len(stat.workers) for stat in Stat.get_all(get_broker()))
     except Exception:  # no broker stats: count this cluster's workers only
         workers = 0
-    return max(0, (workers or int(settings.Q_CLUSTER.get("workers") or 1)) - 1)
+    return max(0, (workers or conf.workers) - 1)
 
 
 def _queue_helpers(attempt_id: int) -> None:
@@ -51,7 +50,7 @@ def _queue_helpers(attempt_id: int) -> None:
         attempt_id=attempt_id, outcome__in=["pending", "claimed"]
     ).count()
     # A helper is worth starting for two batches or more.
-    for _ in range(min(count, unserved // (2 * sending.batch_size()))):
+    for _ in range(min(count, unserved // (2 * engine().batch_size))):
         async_task("apps.mailings.tasks.assist_attempt", attempt_id)
 
 

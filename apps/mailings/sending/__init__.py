@@ -31,7 +31,7 @@ must see the database as it is now; its writes still invalidate the cache for th
 web pages.
 """
 
-from apps.mailings.sending.claims import batch_size, release_lease
+from apps.mailings.sending.claims import release_lease
 from apps.mailings.sending.outcomes import RunResult
 from apps.mailings.sending.runs import (
     CannotRun,
@@ -52,7 +52,6 @@ __all__ = [
     "SMTPSession",
     "TickResult",
     "assist_attempt",
-    "batch_size",
     "release_lease",
     "resume_attempt",
     "run_attempt",

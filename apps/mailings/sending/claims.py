@@ -15,12 +15,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.mailings.conf import NODE_NAME_LIMIT, engine
 from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending.transport import short
 
@@ -28,16 +28,12 @@ Outcome = Delivery.Outcome
 
 
 def lease_seconds() -> int:
-    return max(5, min(60, int(getattr(settings, "MAILSHOT_LEASE_SECONDS", 60))))
-
-
-def batch_size() -> int:
-    return max(1, int(getattr(settings, "MAILSHOT_BATCH_SIZE", 100)))
+    return engine().lease_seconds
 
 
 def new_worker_id() -> str:
-    node = getattr(settings, "MAILSHOT_NODE_NAME", "") or socket.gethostname()
-    return f"{node[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    node = engine().node_name or socket.gethostname()[:NODE_NAME_LIMIT]
+    return f"{node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 # --- the lease on a run -----------------------------------------------------------

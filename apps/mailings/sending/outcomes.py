@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -19,10 +18,6 @@ from apps.mailings.sending.transport import short
 Outcome = Delivery.Outcome
 # Not a final outcome: the recipient goes back to pending for a later run.
 DEFER = "defer"
-
-
-def max_tries() -> int:
-    return int(getattr(settings, "MAILSHOT_MAX_TRIES_PER_RECIPIENT", 5))
 
 
 @dataclass(frozen=True, slots=True)

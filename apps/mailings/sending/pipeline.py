@@ -34,12 +34,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.mailings import compose, emails
+from apps.mailings.conf import engine
 from apps.mailings.models import Attempt
 from apps.mailings.sending.claims import (
     Claimed,
-    batch_size,
     claim_next,
-    lease_seconds,
     skip_the_rest,
     stop_reason,
     unclaim,
@@ -49,7 +48,6 @@ from apps.mailings.sending.outcomes import (
     OutcomeRecord,
     RunResult,
     close_out,
-    max_tries,
     write_outcomes,
 )
 from apps.mailings.sending.transport import (
@@ -81,10 +79,10 @@ RENEW_SECONDS: float | None = None
 def smtp_connections(rate: float = 0) -> int:
     """SMTP connections one worker opens at most (MAILSHOT_SMTP_CONNECTIONS), fewer
     when a low send rate would leave them idle."""
-    count = max(1, int(getattr(settings, "MAILSHOT_SMTP_CONNECTIONS", 4)))
-    if rate and rate > 0:
+    count = engine().smtp_connections
+    if rate > 0:
         count = min(count, math.ceil(rate / MESSAGES_PER_SECOND_PER_CONNECTION))
-    return max(1, count)
+    return count
 
 
 class Sent(StrEnum):
@@ -132,9 +130,10 @@ class Pipeline:
         self.max_seconds = max_seconds
         self.session = session
         self.connections = 1 if session is not None else smtp_connections(rate)
-        self.batch = batch_size()
-        self.lease = lease_seconds()
-        self.max_tries = max_tries()
+        conf = engine()
+        self.batch = conf.batch_size
+        self.lease = conf.lease_seconds
+        self.max_tries = conf.max_tries_per_recipient
         message = attempt.mailing.message
         self.template = compose.MessageTemplate(
             subject=message.subject, body=message.body
@@ -424,7 +423,7 @@ def serve(
         renew=renew,
         progress=progress,
         max_seconds=max_seconds,
-        rate=rate if rate is not None else getattr(settings, "MAILSHOT_SEND_RATE", 0),
+        rate=engine().send_rate if rate is None else rate,
         session=session,
     )
     try:

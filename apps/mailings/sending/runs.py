@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.mailings import scheduling
+from apps.mailings.conf import engine
 from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending import claims
-from apps.mailings.sending.claims import batch_size, lease_seconds, new_worker_id
+from apps.mailings.sending.claims import lease_seconds, new_worker_id
 from apps.mailings.sending.outcomes import RunResult
 from apps.mailings.sending.pipeline import serve
 from apps.mailings.sending.transport import SMTPSession
@@ -58,7 +59,7 @@ def _create_attempt(*, mailing: Mailing, worker: str, now: datetime) -> Attempt:
         lease_expires_at=now + timedelta(seconds=lease_seconds()),
     )
     attempt_created(attempt=attempt)
-    chunk_size = batch_size() * 10
+    chunk_size = engine().batch_size * 10
     clients = (
         mailing.clients.order_by("pk")
         .values_list("pk", "email")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from apps.mailings.conf import engine
 from apps.mailings.models import Delivery
 
 Outcome = Delivery.Outcome
@@ -99,23 +100,16 @@ class SMTPSession:
         backoff: float | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
+        conf = engine()
         self.host = settings.EMAIL_HOST
         self.port = int(settings.EMAIL_PORT)
-        self.timeout = float(getattr(settings, "EMAIL_TIMEOUT", None) or 10)
-        self.username = getattr(settings, "EMAIL_HOST_USER", "")
-        self.password = getattr(settings, "EMAIL_HOST_PASSWORD", "")
-        self.use_tls = getattr(settings, "EMAIL_USE_TLS", False)
-        self.use_ssl = getattr(settings, "EMAIL_USE_SSL", False)
-        self.retries = (
-            retries
-            if retries is not None
-            else int(getattr(settings, "MAILSHOT_SMTP_RETRIES", 3))
-        )
-        self.backoff = (
-            backoff
-            if backoff is not None
-            else float(getattr(settings, "MAILSHOT_SMTP_BACKOFF", 1.0))
-        )
+        self.timeout = conf.email_timeout
+        self.username = settings.EMAIL_HOST_USER
+        self.password = settings.EMAIL_HOST_PASSWORD
+        self.use_tls = settings.EMAIL_USE_TLS
+        self.use_ssl = settings.EMAIL_USE_SSL
+        self.retries = conf.smtp_retries if retries is None else retries
+        self.backoff = conf.smtp_backoff if backoff is None else backoff
         # Set by the engine when the run stops (breaker, lease lost, disabled): a
         # back-off is cut short and no further retry is made.
         self.cancelled = threading.Event()
