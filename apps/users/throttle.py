@@ -16,8 +16,14 @@ from django.http import HttpRequest
 
 
 def _valid_ip(value: str) -> str | None:
+    """The address in an X-Forwarded-For entry; some load balancers add a port."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [2001:db8::1]:443
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # 203.0.113.9:443
+        value = value.split(":")[0]
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        return str(ipaddress.ip_address(value))
     except ValueError:
         return None
 

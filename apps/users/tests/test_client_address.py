@@ -86,6 +86,9 @@ def test_forwarded_headers_from_an_untrusted_peer_change_nothing(alice, settings
         # Fewer entries than proxies: the oldest one any trusted proxy wrote.
         (2, PROXY, "203.0.113.9", "203.0.113.9"),
         (1, PROXY, " 2001:db8::1 ", "2001:db8::1"),
+        # Some load balancers add the client's port.
+        (1, PROXY, "203.0.113.9:51234", "203.0.113.9"),
+        (1, PROXY, "[2001:db8::1]:443", "2001:db8::1"),
         # No header or garbage in it: the peer itself.
         (1, PROXY, "", PROXY),
         (1, PROXY, "not-an-address", PROXY),
