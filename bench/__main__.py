@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import platform
+import secrets
 import subprocess
 import sys
 import time
@@ -60,6 +61,11 @@ class Sink:
         return json.loads(out.strip().splitlines()[-1])
 
 
+# Debug is off, so the settings refuse a weak key; one per bench run, shared by
+# every process it starts (Message-IDs are derived from it).
+BENCH_SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def env(**extra) -> dict:
     e = dict(os.environ)
     e.update(
@@ -67,7 +73,7 @@ def env(**extra) -> dict:
         MAILSHOT_TESTING="0",
         DJANGO_DEBUG="0",
         DJANGO_HTTPS="0",
-        DJANGO_SECRET_KEY=e.get("DJANGO_SECRET_KEY", "bench-" + "x" * 50),
+        DJANGO_SECRET_KEY=e.get("DJANGO_SECRET_KEY", BENCH_SECRET_KEY),
         MAILSHOT_Q_SYNC="1",
         LOG_LEVEL="WARNING",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",

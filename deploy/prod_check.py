@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -67,7 +68,8 @@ def prepare_env(tmp: Path) -> dict:
         DJANGO_DEBUG="0",
         DJANGO_HTTPS="0",
         MAILSHOT_TESTING="0",
-        DJANGO_SECRET_KEY="prod-check-" + "k" * 50,
+        # Production refuses a weak key at start-up: a fresh random one per run.
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=f"{base}/{name}",
         REDIS_URL=redis_url,

@@ -36,6 +36,18 @@ if not SECRET_KEY:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY is not set (set it, or DJANGO_DEBUG=1 for development)."
     )
+if not (DEBUG or TESTING):
+    # Sessions, password-reset and confirmation links are signed with it: production
+    # refuses a short, low-entropy or development key at start-up.
+    from apps.core.validators import secret_key_weakness
+
+    if weakness := secret_key_weakness(SECRET_KEY):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too weak for production: {weakness}. Make one "
+            "with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[SITE_URL])

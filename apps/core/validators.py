@@ -10,7 +10,9 @@ never reach a query.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -65,3 +67,25 @@ def parse_id(value: object) -> int | None:
         return None
     number = int(value)
     return number if 0 < number <= MAX_ID else None
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to sign production sessions and links, or None.
+
+    Django's own deployment check asks for 50 characters, 5 of them different, and
+    not its development prefix; a key made of a few repeated characters passes that,
+    so the entropy of its characters is counted too (a random key of 50 characters
+    holds well over 200 bits; 128 is the floor).
+    """
+    if key.startswith("django-insecure-"):
+        return "it starts with 'django-insecure-', the prefix of development keys"
+    if len(key) < 50:
+        return f"it is shorter than 50 characters ({len(key)})"
+    counts = Counter(key)
+    bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
+    if len(counts) < 10 or bits < 128:
+        return (
+            f"its characters carry too little entropy ({len(counts)} different, "
+            f"about {bits:.0f} bits)"
+        )
+    return None

@@ -3,7 +3,12 @@ refusal of a weak secret key in production."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings
 from django.test import Client as HttpClient
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +55,77 @@ def test_the_csrf_page_is_also_what_an_expired_admin_login_form_shows(superuser)
 
     assert response.status_code == 403
     assert "The form has expired" in response.content.decode()
+
+
+# --- the secret key ---
+
+STRONG = "q0Zt3-Vb8_rNcW1xJkLm9sPaE4yHdU7fGiO2TeRwYn5BvXzQ6jKlMpCgSuAhDo"
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("short-but-random-Zt3Vb8rNcW1x", "shorter than 50"),
+        ("django-insecure-" + STRONG, "django-insecure-"),
+        ("prod-check-" + "k" * 50, "entropy"),
+        ("abcdefgh" * 8, "entropy"),
+        ("Aa1" * 20, "entropy"),
+    ],
+)
+def test_a_weak_secret_key_is_named_with_its_weakness(key, why):
+    from apps.core.validators import secret_key_weakness
+
+    assert why in secret_key_weakness(key)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: STRONG,
+        lambda: __import__("secrets").token_urlsafe(50),
+        lambda: __import__("secrets").token_hex(32),
+        lambda: __import__(
+            "django.core.management.utils", fromlist=["x"]
+        ).get_random_secret_key(),
+    ],
+)
+def test_generated_secret_keys_are_accepted(make):
+    from apps.core.validators import secret_key_weakness
+
+    for _ in range(20):
+        assert secret_key_weakness(make()) is None
+
+
+def _start(tmp_path, **environ) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "MAILSHOT_TESTING": "0",
+        "MAILSHOT_VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        **environ,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["django-insecure-" + STRONG, "change-me", "prod-check-" + "k" * 50]
+)
+def test_production_refuses_to_start_with_a_weak_secret_key(tmp_path, key):
+    started = _start(tmp_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY=key)
+
+    assert started.returncode != 0
+    assert "ImproperlyConfigured" in started.stderr
+    assert "DJANGO_SECRET_KEY is too weak" in started.stderr
+    assert "token_urlsafe" in started.stderr  # says how to make a good one
+
+
+def test_production_starts_with_a_strong_key_and_debug_with_a_weak_one(tmp_path):
+    assert _start(tmp_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY=STRONG).returncode == 0
+    assert _start(tmp_path, DJANGO_DEBUG="1", DJANGO_SECRET_KEY="dev").returncode == 0
