@@ -142,7 +142,7 @@ class ConfirmEmailForm(UnfoldStyleMixin, forms.Form):
         # was typed (or when the page is posted with both).
         self.needs_repeat = bool(self.data.get("password2"))
 
-    def clean(self):
+    def clean(self) -> dict:
         cleaned = super().clean()
         password = cleaned.get("password")
         if not password or self.user.check_password(password):

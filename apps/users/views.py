@@ -52,7 +52,7 @@ class AccountMailLimitMixin:
 
     rate_limit_action = ""
 
-    def post(self, request, *args, **kwargs):
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         form = self.get_form()
         if not form.is_valid():
             return self.form_invalid(form)
@@ -139,7 +139,7 @@ class ConfirmEmailView(AdminThemeMixin, FormView):
         self.title = gettext_lazy("This link no longer works")
         return self.render_to_response(self.get_context_data(form=None), status=400)
 
-    def get_form_kwargs(self):
+    def get_form_kwargs(self) -> dict:
         return {**super().get_form_kwargs(), "user": self.person}
 
     def get_context_data(self, **kwargs):
@@ -147,7 +147,7 @@ class ConfirmEmailView(AdminThemeMixin, FormView):
         context["person"] = self.person
         return context
 
-    def form_valid(self, form):
+    def form_valid(self, form: forms.ConfirmEmailForm) -> HttpResponse:
         user = form.save()
         if not user.can_log_in:
             messages.error(self.request, forms.LoginForm.error_messages["blocked"])
