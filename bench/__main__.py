@@ -83,13 +83,16 @@ def env(**extra) -> dict:
     return e
 
 
-def run(workload: str, n: int, **extra) -> tuple[dict, int]:
-    """Run one workload in a child; return its JSON result and peak RSS in MB."""
+def run(
+    workload: str, n: int, module: str = "bench.workloads", **extra
+) -> tuple[dict, int]:
+    """Run one workload (of `module`) in a child; return its JSON result and peak
+    RSS in MB."""
     log = ROOT / "var" / "bench" / f"{workload}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as stderr:
         proc = subprocess.Popen(  # noqa: S603
-            [PY, "-m", "bench.workloads", workload, str(n)],
+            [PY, "-m", module, workload, str(n)],
             cwd=ROOT,
             env=env(**extra),
             stdout=subprocess.PIPE,

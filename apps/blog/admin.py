@@ -7,6 +7,7 @@ from unfold.admin import ModelAdmin
 
 from apps.blog.models import Post
 from apps.blog.services import image_extension
+from apps.core.admin import PermissionsAdminMixin
 
 
 class PostAdminForm(forms.ModelForm):
@@ -25,9 +26,10 @@ class PostAdminForm(forms.ModelForm):
 
 
 @admin.register(Post)
-class PostAdmin(ModelAdmin):
+class PostAdmin(PermissionsAdminMixin, ModelAdmin):
     """Content editors' CRUD on posts (model permissions of the "Content editors"
-    group; users and managers hold none, so the admin answers 403 and hides it)."""
+    group, asked of the permission module; users and managers hold none, so the
+    admin answers 403 and hides it)."""
 
     form = PostAdminForm
     list_display = ["title", "is_published", "published_at", "views_count", "author"]

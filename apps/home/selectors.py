@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce, Lower, TruncDate
 from django.utils import timezone
 
 from apps.blog.selectors import post_pool
+from apps.core import permissions
 from apps.mailings.models import Client, Mailing
 
 STATS_KEY = "home:stats"
@@ -75,22 +76,20 @@ def home_random_posts(*, count: int = 3) -> list[dict[str, Any]]:
 
 
 def dashboard_statistics(*, user, days: int = 30) -> dict[str, Any]:
-    """What the admin dashboard shows ``user``: only what the mailing selectors let
+    """What the admin dashboard shows ``user``: only what the permission module lets
     them see (their own objects; everything for managers). A fixed number of
     aggregate queries, however much data there is."""
     from apps.blog.models import Post
     from apps.mailings.selectors import (
         recent_attempts,
-        sees_everything,
         visible_clients_count,
         visible_mailings,
     )
     from apps.users.models import User
 
     data: dict[str, Any] = {
-        "mailing_role": user.has_perm("mailings.add_mailing")
-        or sees_everything(user, Mailing),
-        "sees_everything": sees_everything(user, Mailing),
+        "mailing_role": permissions.may(user, "view", Mailing),
+        "sees_everything": permissions.sees_all(user, Mailing),
         "days": days,
     }
     if data["mailing_role"]:
@@ -125,9 +124,9 @@ def dashboard_statistics(*, user, days: int = 30) -> dict[str, Any]:
             per_day=chart,
             recent_attempts=list(recent_attempts(user, since=_day_start(first_day))),
         )
-    if sees_everything(user, User):
+    if permissions.sees_all(user, User):
         data["newest_users"] = list(User.objects.order_by("-date_joined")[:5])
-    if user.has_perm("blog.view_post"):
+    if permissions.may(user, "view", Post):
         data["posts"] = Post.objects.aggregate(
             total=Count("pk"),
             published=Count(

@@ -20,6 +20,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
+from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.forms import IdChoicesGuardMixin
 from apps.mailings import exports, imports, selectors, services
@@ -28,7 +29,6 @@ from apps.mailings.models import (
     Attempt,
     Client,
     ClientImport,
-    Delivery,
     Mailing,
     Message,
 )
@@ -109,7 +109,7 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
 
     def has_import_permission(self, request) -> bool:
         # People who keep clients (and superusers); managers only look.
-        return request.user.is_active and request.user.has_perm("mailings.add_client")
+        return permissions.may(request.user, "add", Client)
 
     def has_export_permission(self, request) -> bool:
         # Whoever sees the list exports it: the export's queryset is the list's
@@ -280,7 +280,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         return [report, *super().get_urls()]
 
     def has_attempts_report_permission(self, request, object_id=None) -> bool:
-        return selectors.may_list_attempts(request.user)
+        return permissions.may(request.user, "view", Attempt)
 
     @action(
         description=_("Download the report of runs"),
@@ -403,17 +403,6 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
             gettext("see them in the client list"),
         )
 
-    def get_deleted_objects(self, objs, request):
-        # A mailing's attempts and their deliveries are its history, not separate
-        # objects: whoever may delete the mailing deletes them with it (nobody may
-        # delete an attempt on its own).
-        deleted, model_count, perms_needed, protected = super().get_deleted_objects(
-            objs, request
-        )
-        history = {str(Attempt._meta.verbose_name), str(Delivery._meta.verbose_name)}
-        perms_needed = {p for p in perms_needed if str(p) not in history}
-        return deleted, model_count, perms_needed, protected
-
     def save_model(self, request, obj, form, change):
         # What saving a mailing does (the owner's permissions, its next run) is
         # the service's to say; the admin only names the owner of a new one.
@@ -424,7 +413,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
     # --- managers: disable / enable (permission mailings.toggle_mailing) ---
 
     def has_toggle_permission(self, request, object_id=None) -> bool:
-        return request.user.has_perm("mailings.toggle_mailing")
+        return permissions.may(request.user, "toggle", Mailing)
 
     def _toggle_target(self, request, object_id, *, enabled: bool) -> bool:
         if not self.has_toggle_permission(request):
@@ -446,7 +435,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         changed = 0
         for mailing in mailings:
             # The action's permission is model-level; each object is checked too.
-            if not selectors.can(request.user, "toggle", mailing):
+            if not permissions.can(request.user, "toggle", mailing):
                 raise PermissionDenied
             if mailing.is_enabled != enabled:
                 services.mailing_set_enabled(mailing=mailing, enabled=enabled)

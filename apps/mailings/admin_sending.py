@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
+from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin
 from apps.core.validators import parse_id
 from apps.mailings import selectors, services
@@ -54,8 +55,8 @@ class _ReadOnlyInline(TabularInline):
         # `obj` is the parent, which the parent admin already let this person see.
         return (
             obj is None
-            or selectors.can(request.user, "view", obj)
-            or (selectors.can(request.user, "change", obj))
+            or permissions.can(request.user, "view", obj)
+            or permissions.can(request.user, "change", obj)
         )
 
 
@@ -137,20 +138,20 @@ class MailingSendingMixin:
         mailing = self._visible_mailing(request, object_id)
         if mailing is None:
             raise Http404(gettext("No such mailing."))
-        if not selectors.can(request.user, "change", mailing):
+        if not permissions.can(request.user, "send", mailing):
             raise PermissionDenied
         return mailing
 
     def has_send_now_permission(self, request: HttpRequest, object_id=None) -> bool:
         """Owners (and superusers) send; managers, who only view, do not."""
         if object_id is None:
-            return request.user.has_perm("mailings.add_mailing")
+            return permissions.may(request.user, "send", Mailing)
         mailing = self._visible_mailing(request, object_id)
         if mailing is None:
             # Someone else's mailing: the view answers 404 like the change page
             # does, rather than a 403 that would confirm it exists.
             return True
-        return selectors.can(request.user, "change", mailing)
+        return permissions.can(request.user, "send", mailing)
 
     @action(
         description=_("Send now"),
@@ -297,5 +298,5 @@ class AttemptAdmin(OwnedModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         if obj is None:
-            return selectors.may_list_attempts(request.user)
-        return selectors.can(request.user, "view", obj)
+            return permissions.may(request.user, "view", Attempt)
+        return permissions.can(request.user, "view", obj)

@@ -11,8 +11,9 @@ class MailingsConfig(AppConfig):
     verbose_name = _("Mailings")
 
     def ready(self) -> None:
-        from apps.mailings import signals
+        from apps.mailings import ownership, signals
 
         signals.connect(self)
         # Engine settings that cannot work stop `check`, `migrate` and `qcluster`.
         checks.register(check_engine_settings)
+        ownership.register()

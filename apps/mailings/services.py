@@ -8,26 +8,16 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
-from guardian.shortcuts import assign_perm
 
+from apps.core import permissions
 from apps.mailings import scheduling
 from apps.mailings.models import Attempt, Client, Mailing, Message
-from apps.users.roles import OWNER_PERMISSIONS
 
 
 def grant_owner_permissions(*, owner, objects: Iterable | object) -> None:
-    """Give `owner` the object permissions of OWNER_PERMISSIONS on `objects`.
-
-    A queryset or list is assigned in bulk (one INSERT per permission).
-    """
-    if isinstance(objects, list | tuple):
-        if not objects:
-            return
-        model = type(objects[0])
-        objects = model._default_manager.filter(pk__in=[o.pk for o in objects])
-    model = getattr(objects, "model", type(objects))
-    for codename in OWNER_PERMISSIONS[model._meta.model_name]:
-        assign_perm(f"{model._meta.app_label}.{codename}", owner, objects)
+    """Give `owner` the object permissions of their new `objects` (in bulk for a
+    queryset or list); which ones is the permission module's business."""
+    permissions.owner_permissions_grant(owner=owner, objects=objects)
 
 
 @transaction.atomic
@@ -137,41 +127,5 @@ def client_unsubscribe(*, client: Client) -> Client:
 
 
 def grant_owner_permissions_new(*, owner, model, ids: list[int]) -> None:
-    """Like ``grant_owner_permissions`` for objects just created in bulk: they hold
-    no permissions yet, so guardian's per-object check (which loads every object
-    once per permission) is skipped, and the rows are made by the database itself
-    (INSERT ... SELECT, one statement per chunk of ids for all the permissions):
-    for 100,000 imported clients this is most of the import's time otherwise."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-    from django.db import connection
-    from guardian.utils import get_user_obj_perms_model
-
-    if not ids:
-        return
-    opts = model._meta
-    permission_ids = list(
-        Permission.objects.filter(
-            content_type=ContentType.objects.get_for_model(model),
-            codename__in=OWNER_PERMISSIONS[opts.model_name],
-        ).values_list("pk", flat=True)
-    )
-    perm_opts = get_user_obj_perms_model(model)._meta
-    q = connection.ops.quote_name
-    columns = ", ".join(
-        q(perm_opts.get_field(name).column)
-        for name in ("user", "permission", "content_object")
-    )
-    perm_marks = ", ".join(["%s"] * len(permission_ids))
-    chunk = 900  # SQLite's limit on query parameters, with room to spare
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-            cursor.execute(
-                f"INSERT INTO {q(perm_opts.db_table)} ({columns}) "  # noqa: S608
-                f"SELECT %s, p.{q('id')}, o.{q(opts.pk.column)} "
-                f"FROM {q(opts.db_table)} o, {q(Permission._meta.db_table)} p "
-                f"WHERE o.{q(opts.pk.column)} IN ({', '.join(['%s'] * len(part))}) "
-                f"AND p.{q('id')} IN ({perm_marks})",
-                [owner.pk, *part, *permission_ids],
-            )
+    """Like ``grant_owner_permissions``, for objects just created in bulk."""
+    permissions.owner_permissions_grant_new(owner=owner, model=model, ids=ids)

@@ -11,7 +11,9 @@ from django.apps import AppConfig
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_migrate
 from django.dispatch import receiver
+from django_q.models import Schedule
 
+from apps.core.deletion import objects_deleted
 from apps.mailings import scheduling
 from apps.mailings.models import Mailing
 
@@ -21,6 +23,13 @@ def mailing_deleted(sender: type[Mailing], instance: Mailing, **kwargs: Any) -> 
     """Its one-off start schedule goes with it, whichever way it was deleted (one
     by one, in bulk, or with its owner)."""
     scheduling.schedule_mailing_start(instance.pk, None)
+
+
+@receiver(objects_deleted, sender=Mailing, dispatch_uid="mailings.mailings_deleted")
+def mailings_deleted(sender: type[Mailing], pks: list[int], **kwargs: Any) -> None:
+    """The same for mailings deleted in bulk (set-based, without post_delete)."""
+    names = [scheduling.schedule_name_for(pk) for pk in pks]
+    Schedule.objects.filter(name__in=names).delete()
 
 
 def install_tick_schedule(

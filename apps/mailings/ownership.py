@@ -1,0 +1,24 @@
+"""Who owns the mailing objects, declared to the permission module at start-up
+(``MailingsConfig.ready``): the rules themselves live in ``apps.core.permissions``."""
+
+from __future__ import annotations
+
+from apps.core import permissions
+from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
+from apps.users.roles import OWNER_PERMISSIONS
+
+
+def register() -> None:
+    for model in (Client, Message, Mailing):
+        permissions.register(
+            model, owner="owner", granted=OWNER_PERMISSIONS[model._meta.model_name]
+        )
+    # A run is its mailing's owner's; whoever adds mailings reads their runs.
+    permissions.register(
+        Attempt,
+        owner="mailing__owner",
+        keeper="mailings.add_mailing",
+        granted=OWNER_PERMISSIONS["attempt"],
+    )
+    # The per-recipient ledger is seen with its run.
+    permissions.register(Delivery, via="attempt")
