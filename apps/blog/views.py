@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from apps.blog import selectors, services
+from apps.blog.models import Post
+from apps.core import permissions
 
 
 @require_safe
@@ -60,7 +62,7 @@ def image_upload(request: HttpRequest) -> JsonResponse:
     """CKEditor 5's image upload, for content editors only (replaces the library's
     view, which lets any logged-in user upload). Answers in CKEditor's JSON format."""
     user = request.user
-    if not (user.has_perm("blog.add_post") or user.has_perm("blog.change_post")):
+    if not any(permissions.may(user, action, Post) for action in ("add", "change")):
         return JsonResponse(
             {"error": {"message": _("You may not upload images.")}}, status=403
         )

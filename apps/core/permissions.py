@@ -105,6 +105,9 @@ class Ownership:
     keeper: str = ""  # model permission of the people who keep such objects
     granted: tuple[str, ...] = ()  # object permissions (codenames) of the owner
     via: str = ""  # foreign key to the object this one belongs to
+    # False: the owner's `granted` actions need no object-permission row (records
+    # such as an import job, which nobody but their owner ever handles).
+    guarded: bool = True
 
 
 _OWNED: dict[type[Model], Ownership] = {}
@@ -117,6 +120,7 @@ def register(
     keeper: str = "",
     granted: Iterable[str] = (),
     via: str = "",
+    guarded: bool = True,
 ) -> None:
     """Declare who owns `model`'s objects (see the module docstring).
 
@@ -131,6 +135,7 @@ def register(
         keeper=keeper or f"{opts.app_label}.add_{opts.model_name}",
         granted=tuple(granted),
         via=via,
+        guarded=guarded,
     )
 
 
@@ -236,6 +241,8 @@ def visible(user: Person, model: type[Model], action: str = "view") -> QuerySet[
     codename = _codename(action, model)
     if codename not in entry.granted:
         return qs.none()
+    if not entry.guarded:
+        return qs.filter(_owned_by(user, model, entry.owner_path))
     # Guardian's get_objects_for_user answers `pk IN (SELECT object ids ...)`: with
     # 100,000 objects the database builds that whole set before ordering and
     # cutting a page. Filtering on the owner lets the (owner, ...) indexes give a

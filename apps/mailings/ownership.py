@@ -4,7 +4,14 @@
 from __future__ import annotations
 
 from apps.core import permissions
-from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
+from apps.mailings.models import (
+    Attempt,
+    Client,
+    ClientImport,
+    Delivery,
+    Mailing,
+    Message,
+)
 from apps.users.roles import OWNER_PERMISSIONS
 
 
@@ -22,3 +29,12 @@ def register() -> None:
     )
     # The per-recipient ledger is seen with its run.
     permissions.register(Delivery, via="attempt")
+    # An import job is its uploader's alone (its report quotes rows of their file):
+    # not even managers see it.
+    permissions.register(
+        ClientImport,
+        owner="owner",
+        keeper="mailings.add_client",
+        granted=["view_clientimport"],
+        guarded=False,
+    )

@@ -90,8 +90,4 @@ def may_list_attempts(user: Any) -> bool:
 def visible_client_imports(user: Any) -> QuerySet[ClientImport]:
     """Import jobs: the person who uploaded the file, and superusers. Not managers:
     a job's report quotes rows of someone's file."""
-    if not user.is_authenticated or not user.is_active:
-        return ClientImport.objects.none()
-    if user.is_superuser:
-        return ClientImport.objects.all()
-    return ClientImport.objects.filter(owner=user)
+    return permissions.visible(user, ClientImport)

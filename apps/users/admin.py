@@ -23,7 +23,9 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action
 from unfold.enums import ActionVariant
 
+from apps.core import permissions
 from apps.core.admin import (
+    PermissionsAdminMixin,
     SuperuserOnlyAdminMixin,
     bulk_action_fields,
     confirmed,
@@ -75,7 +77,7 @@ class GroupAdmin(SuperuserOnlyAdminMixin, DjangoGroupAdmin, ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin, ModelAdmin):
+class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = unfold_forms.AdminPasswordChangeForm
@@ -158,7 +160,7 @@ class UserAdmin(DjangoUserAdmin, ModelAdmin):
         return self.get_object(request, str(object_id))
 
     def has_block_permission(self, request, object_id=None) -> bool:
-        if not request.user.has_perm("users.block_user"):
+        if not permissions.may(request.user, "block", User):
             return False
         if object_id is None:
             return True
@@ -170,7 +172,7 @@ class UserAdmin(DjangoUserAdmin, ModelAdmin):
         )
 
     def has_unblock_permission(self, request, object_id=None) -> bool:
-        if not request.user.has_perm("users.block_user"):
+        if not permissions.may(request.user, "block", User):
             return False
         if object_id is None:
             return True

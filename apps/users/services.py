@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import permissions
 from apps.users.models import User
 from apps.users.roles import USERS
 
@@ -31,7 +32,7 @@ def user_can_be_blocked_by(*, user: User, actor: User) -> bool:
         return False
     if actor.is_superuser:
         return True
-    if not actor.has_perm("users.block_user"):
+    if not permissions.may(actor, "block", User):
         return False
     return not user.groups.exclude(name=USERS).exists()
 

@@ -328,3 +328,20 @@ def test_the_dashboard_counts_what_the_lists_show(world, role):
     assert {a.pk for a in stats["recent_attempts"]} == set(
         selectors.visible_attempts(user).values_list("pk", flat=True)
     )
+
+
+def test_an_import_job_is_seen_by_its_uploader_and_superusers_only(people, alice):
+    from apps.mailings.models import ClientImport
+
+    job = ClientImport.objects.create(
+        owner=alice, file_format="csv", file_name="list.csv", stored_name="x"
+    )
+
+    seen_by = {
+        role
+        for role, user in people.items()
+        if job in permissions.visible(user, ClientImport)
+        and permissions.can(user, "view", job)
+    }
+
+    assert seen_by == {"alice", "superuser"}
