@@ -70,6 +70,26 @@ CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"  # translated, in the site's 
 # /healthz shows its details (engines, errors, cluster) to superusers and to a monitor
 # sending "Authorization: Bearer <this token>"; everybody else gets ok or degraded.
 MAILSHOT_HEALTH_TOKEN = env.str("MAILSHOT_HEALTH_TOKEN", default="")
+# Content-Security-Policy (apps.core.middleware): nothing but this site's own files.
+# The admin and account pages (Unfold) also need eval for Alpine.js and inline styles.
+CSP_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+}
+CSP_ADMIN_POLICY = {
+    **CSP_POLICY,
+    "script-src": "'self' 'unsafe-eval'",
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data: blob:",
+}
+CSP_ADMIN_PATHS = ["/admin/", "/accounts/", "/ckeditor5/"]
 
 # --- Applications ---
 INSTALLED_APPS = [
@@ -101,6 +121,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

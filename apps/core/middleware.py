@@ -1,4 +1,6 @@
-"""Requests whose address carries control characters are refused before any view.
+"""Site-wide middleware: control characters refused, Content-Security-Policy sent.
+
+Requests whose address carries control characters are refused before any view.
 
 Search boxes, list filters, autocomplete terms and URL parts go straight into
 queries: PostgreSQL cannot even receive a NUL (the driver raises, and the page would
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 
@@ -30,3 +33,35 @@ class ControlCharactersMiddleware:
             # BadRequest is answered with the site's translated 400 page.
             raise BadRequest("Control characters in the request's address.")
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends ``CSP_POLICY``, or ``CSP_ADMIN_POLICY`` under ``CSP_ADMIN_PATHS``.
+
+    The public site runs only its own scripts and styles. The admin and the account
+    pages are Unfold's: its Alpine.js builds every ``x-data`` expression with ``new
+    Function`` (the CSP build of Alpine cannot read Unfold's templates), and Unfold,
+    htmx and CKEditor 5 set inline styles; no inline script and no other origin are
+    allowed there either. Django's debug pages (404 and 500 while ``DEBUG``) keep
+    their inline styles and scripts.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.public = self._header(settings.CSP_POLICY)
+        self.admin = self._header(settings.CSP_ADMIN_POLICY)
+        self.admin_paths = tuple(settings.CSP_ADMIN_PATHS)
+
+    @staticmethod
+    def _header(policy: dict[str, str]) -> str:
+        return "; ".join(f"{name} {value}" for name, value in policy.items())
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Content-Security-Policy" in response:
+            return response
+        if settings.DEBUG and response.status_code in (404, 500):
+            return response
+        admin = request.path_info.startswith(self.admin_paths)
+        response["Content-Security-Policy"] = self.admin if admin else self.public
+        return response

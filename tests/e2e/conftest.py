@@ -30,6 +30,36 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
+# Every Content-Security-Policy violation fires a `securitypolicyviolation` event in
+# the page; it is logged as an error, and the tests fail on any (the policy must be
+# tight and still let the site, the admin and CKEditor work).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(
+    `CSP violation: ${event.effectiveDirective} blocked ` +
+    `${event.blockedURI || "inline code"} in ${event.sourceFile || location.href}` +
+    `:${event.lineNumber}`
+  );
+});
+"""
+
+
+def guard_csp(context, violations: list[str]) -> None:
+    """Collect the context's Content-Security-Policy violations into ``violations``
+    (the page's own event, and chromium's "Refused to …" console errors)."""
+    context.add_init_script(CSP_LISTENER)
+
+    def on_console(message) -> None:
+        text = message.text
+        if message.type == "error" and (
+            "CSP violation" in text or "Content Security Policy" in text
+        ):
+            violations.append(
+                f"{text} (page {message.page.url if message.page else '?'})"
+            )
+
+    context.on("console", on_console)
+
 
 @pytest.fixture(scope="session")
 def browser():
@@ -51,9 +81,14 @@ def page(browser, request):
         locale="en-US", viewport={"width": 1280, "height": 900}
     )
     context.set_default_timeout(15_000)
+    violations: list[str] = []
+    guard_csp(context, violations)
     page = context.new_page()
     yield page
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(
+        violations
+    )
 
 
 @pytest.fixture
@@ -101,7 +136,14 @@ def wait_for_mail(smtp_sink) -> Callable[..., Received]:
 LANGUAGES = {"en": "en-US", "ru": "ru-RU"}
 # In a full-page screenshot the admin's sticky bars (save buttons, list footer) would
 # sit over the middle of the page; they are put back in the flow for the picture.
-FULL_PAGE_STYLE = "#submit-row, .lg\\:sticky { position: static !important; }"
+# Through each element's style object: Playwright's `style=` option adds a <style>
+# element, which the site's Content-Security-Policy (rightly) refuses.
+UNSTICK = """(unstick) => {
+  for (const el of document.querySelectorAll("#submit-row, .lg\\\\:sticky")) {
+    if (unstick) el.style.setProperty("position", "static", "important");
+    else el.style.removeProperty("position");
+  }
+}"""
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +172,7 @@ class People:
         self.pages: dict[str, object] = {}
         self.current: object | None = None
         self.broken: list[str] = []  # 4xx/5xx answers: missing images, scripts, …
+        self.violations: list[str] = []  # Content-Security-Policy violations
 
     def page(self, who: str):
         if who not in self.pages:
@@ -139,6 +182,7 @@ class People:
                 base_url=self.stack.url,
             )
             context.set_default_timeout(15_000)
+            guard_csp(context, self.violations)
             context.on(
                 "response",
                 lambda r: (
@@ -169,12 +213,17 @@ def people(browser, stack, lang):
 
 @pytest.fixture(autouse=True)
 def _nothing_broken(request):
-    """Every journey ends with no page, image, script or style answered 4xx/5xx."""
+    """Every journey ends with no page, image, script or style answered 4xx/5xx, and
+    no Content-Security-Policy violation."""
     yield
     if "people" in request.fixturenames:
         crowd = request.getfixturevalue("people")
         broken, crowd.broken[:] = list(crowd.broken), []
+        violations, crowd.violations[:] = list(crowd.violations), []
         assert not broken, "broken answers:\n" + "\n".join(broken)
+        assert not violations, "Content-Security-Policy violations:\n" + "\n".join(
+            violations
+        )
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +243,11 @@ def shot(people, lang, request) -> Callable[[str], Path]:
         folder = ARTIFACTS / lang
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{journey}-{step}.png"
-        target.screenshot(path=str(path), full_page=True, style=FULL_PAGE_STYLE)
+        target.evaluate(UNSTICK, True)
+        try:
+            target.screenshot(path=str(path), full_page=True)
+        finally:
+            target.evaluate(UNSTICK, False)
         return path
 
     return _shot
