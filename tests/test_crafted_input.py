@@ -10,6 +10,7 @@ them in any string), over-long values, a page number that is not one: each gets 
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.contrib import admin
@@ -312,3 +313,49 @@ def test_control_characters_kept_from_older_data_never_reach_a_header(bad):
         assert bad.encode() not in head
         assert b"Subject: Hi Ann Lee\r\n" in head
         assert b"To: Ann Lee <r1@example.org>\r\n" in head
+
+
+# --- every admin page that takes an object id ---
+
+
+OBJECT_ID = re.compile(r"<(?:path:|str:)?object_(?:id|pk)>")
+
+
+def _object_urls() -> list[str]:
+    """Each admin URL of a registered model that names one object, with ``{}`` for
+    the id (change, delete, history, guardian's pages, Unfold's detail actions)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    urls = set()
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            route = str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + route)
+            elif isinstance(pattern, URLPattern):
+                url, found = OBJECT_ID.subn("{}", prefix + route)
+                if found:
+                    urls.add("/" + url)
+
+    walk(get_resolver().url_patterns, "")
+    return sorted(u for u in urls if "<" not in u and "^" not in u)
+
+
+@pytest.mark.parametrize("bad", ["abc", "²", "1" * 30])
+@pytest.mark.parametrize("url", _object_urls())
+@pytest.mark.parametrize("persona", ["alice", "superuser"])
+def test_an_object_page_with_an_id_that_is_not_one_never_fails(
+    request, login, persona, url, bad
+):
+    http = login(request.getfixturevalue(persona))
+
+    response = http.get(url.format(bad))
+
+    # Not found, refused, or Django's "no such object" redirect to the list.
+    assert response.status_code in (302, 400, 403, 404), response.status_code
+
+
+@pytest.mark.parametrize("path", ["1/abc/", "1/²/", f"{'1' * 30}/1/", f"1/{'1' * 30}/"])
+def test_view_on_site_with_ids_that_are_not_ids_is_not_found(http, path):
+    assert_refused(http.get(f"/admin/r/{path}"))

@@ -31,6 +31,7 @@ from guardian.admin import GuardedModelAdminMixin
 from unfold.admin import ModelAdmin
 
 from apps.core import deletion, permissions
+from apps.core.validators import parse_id
 
 
 class SuperuserOnlyAdminMixin:
@@ -363,20 +364,22 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
 
     # --- guardian's object-permission pages: superusers only ---
 
-    def _require_superuser(self, request) -> None:
+    def _require_superuser(self, request, object_pk: str) -> None:
         if not request.user.is_superuser:
             raise PermissionDenied
+        if parse_id(object_pk) is None:
+            raise Http404  # guardian would query with "abc" and fail with a 500
 
     def obj_perms_manage_view(self, request, object_pk):
-        self._require_superuser(request)
+        self._require_superuser(request, object_pk)
         return super().obj_perms_manage_view(request, object_pk)
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
-        self._require_superuser(request)
+        self._require_superuser(request, object_pk)
         return super().obj_perms_manage_user_view(request, object_pk, user_id)
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
-        self._require_superuser(request)
+        self._require_superuser(request, object_pk)
         return super().obj_perms_manage_group_view(request, object_pk, group_id)
 
 
