@@ -8,11 +8,16 @@ sidebar and the pages agree. Links only: the admin classes enforce the permissio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.apps import apps
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _may_view(request: HttpRequest, label: str) -> bool:
@@ -25,7 +30,9 @@ def _may_view(request: HttpRequest, label: str) -> bool:
     ) and model_admin.has_view_permission(request)
 
 
-def _link(request: HttpRequest, title, icon: str, label: str) -> dict | None:
+def _link(
+    request: HttpRequest, title: StrOrPromise, icon: str, label: str
+) -> dict | None:
     if not _may_view(request, label):
         return None
     app_label, model_name = label.lower().split(".")
@@ -36,7 +43,9 @@ def _link(request: HttpRequest, title, icon: str, label: str) -> dict | None:
     }
 
 
-def _group(title, items: list[dict | None], separator: bool = True) -> dict | None:
+def _group(
+    title: StrOrPromise, items: list[dict | None], separator: bool = True
+) -> dict | None:
     items = [item for item in items if item]
     if not items:
         return None

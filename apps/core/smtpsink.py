@@ -1,8 +1,9 @@
 """A local SMTP server (aiosmtpd) that keeps every message it receives.
 
 Used by ``make run`` (messages saved as ``.eml`` under ``var/mail/``) and by the tests,
-which read ``sink.messages``. aiosmtpd's ``Controller(port=0)`` is broken (PITFALLS), so
-a free port is picked here first.
+which read ``sink.messages``. aiosmtpd's ``Controller(port=0)`` cannot start (its
+readiness check connects to the port it was given, 0), so a free port is picked here
+first.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiosmtpd.controller import Controller
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -42,11 +47,15 @@ class SinkHandler:
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(  # noqa: N802 (aiosmtpd API)
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        raw = envelope.original_content or envelope.content or b""
         item = Received(
-            envelope_from=envelope.mail_from,
+            envelope_from=envelope.mail_from or "",
             envelope_to=list(envelope.rcpt_tos),
-            raw=envelope.original_content or envelope.content,
+            # Text only with the Controller's decode_data=True, which is not used here.
+            raw=raw.encode() if isinstance(raw, str) else raw,
         )
         with self.lock:
             self.messages.append(item)
@@ -60,7 +69,10 @@ class SinkHandler:
 
 class SMTPSink:
     def __init__(
-        self, host: str = "127.0.0.1", port: int | None = None, directory=None
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        directory: str | Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -86,5 +98,5 @@ class SMTPSink:
     def __enter__(self) -> SMTPSink:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

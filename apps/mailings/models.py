@@ -62,7 +62,7 @@ class Client(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>" if self.full_name else self.email
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
         if self.email:
             self.email = self.email.strip()
@@ -184,7 +184,7 @@ class Mailing(TimeStampedModel):
     def get_absolute_url(self) -> str:
         return reverse("admin:mailings_mailing_change", args=[self.pk])
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
         if self.start_at and self.end_at and self.end_at <= self.start_at:
             raise ValidationError({"end_at": _("The end must be after the start.")})

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.mailings.models import Attempt, Delivery
@@ -13,7 +14,7 @@ from apps.mailings.models import Attempt, Delivery
 BATCH = 5000
 
 
-def old_attempts(*, older_than_days: int):
+def old_attempts(*, older_than_days: int) -> QuerySet[Attempt]:
     """Finished attempts whose run ended more than `older_than_days` ago."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
     return Attempt.objects.filter(finished_at__isnull=False, finished_at__lt=cutoff)
