@@ -18,12 +18,19 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MAILER_N = 2_000
 PY = sys.executable
+
+
+# The signatures of env() and run(), which each extra stage (bench/admin.py, …) gets.
+Env = Callable[..., dict[str, str]]
+Run = Callable[..., tuple[dict, int]]
 
 
 @dataclass
@@ -66,7 +73,7 @@ class Sink:
 BENCH_SECRET_KEY = secrets.token_urlsafe(50)
 
 
-def env(**extra) -> dict:
+def env(**extra: object) -> dict[str, str]:
     e = dict(os.environ)
     e.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
@@ -84,7 +91,7 @@ def env(**extra) -> dict:
 
 
 def run(
-    workload: str, n: int, module: str = "bench.workloads", **extra
+    workload: str, n: int, module: str = "bench.workloads", **extra: object
 ) -> tuple[dict, int]:
     """Run one workload (of `module`) in a child; return its JSON result and peak
     RSS in MB."""
@@ -136,7 +143,7 @@ def fresh_database() -> None:
     )
 
 
-def measured(workload: str, n: int, **extra) -> tuple[float, int, dict]:
+def measured(workload: str, n: int, **extra: Any) -> tuple[float, int, dict]:
     sink = Sink()
     try:
         result, rss = run(workload, n, BENCH_SMTP_PORT=sink.port, **extra)

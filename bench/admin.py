@@ -5,9 +5,13 @@ and time at the large size must stay within 1.5× time at the small one."""
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.__main__ import Env, Row, Run
 
 
-def run(rows, *, env, run, n, large) -> None:
+def run(rows: list[Row], *, env: Env, run: Run, n: int, large: int) -> None:
     from bench.__main__ import Row
 
     small = max(1000, large // 100)

@@ -21,6 +21,10 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.__main__ import Env, Row, Run
 
 SCALE_N = int(os.environ.get("BENCH_SCALE_N", 20_000))
 WORKERS = 2
@@ -72,7 +76,7 @@ def trigger(mailing_id: int, clusters: int) -> dict:
     }
 
 
-def one(clusters: int, *, env, run) -> dict:
+def one(clusters: int, *, env: Env, run: Run) -> dict:
     import redis
 
     from bench.__main__ import PY, ROOT, Sink
@@ -126,7 +130,7 @@ def one(clusters: int, *, env, run) -> dict:
     return result
 
 
-def run(rows, *, env, run, n, large) -> None:
+def run(rows: list[Row], *, env: Env, run: Run, n: int, large: int) -> None:
     from bench.__main__ import Row
 
     url = os.environ.get("DATABASE_URL", "")

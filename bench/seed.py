@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from apps.users.models import User
+
 BATCH = 5000
 
 
-def bench_user(email: str = "bench@example.com"):
+def bench_user(email: str = "bench@example.com") -> User:
     from apps.users.models import User
     from apps.users.roles import USERS
 
@@ -26,7 +30,7 @@ def bench_user(email: str = "bench@example.com"):
 
 
 @transaction.atomic
-def seed_clients(user, n: int) -> None:
+def seed_clients(user: User, n: int) -> None:
     from apps.mailings.models import Client
     from apps.mailings.services import grant_owner_permissions
 

@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class Counting:
@@ -20,7 +21,9 @@ class Counting:
         self.count = 0
         self.per_recipient: Counter = Counter()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(  # noqa: N802 (aiosmtpd API)
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
         self.count += 1
         self.per_recipient.update(envelope.rcpt_tos)
         return "250 OK queued"
