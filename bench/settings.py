@@ -7,7 +7,7 @@ else a SQLite file under var/bench/), so a benchmark never touches real data.
 import os
 
 from project.settings import *  # noqa: F403
-from project.settings import DATABASES, INSTALLED_APPS, VAR_DIR
+from project.settings import CACHES, DATABASES, INSTALLED_APPS, VAR_DIR
 
 INSTALLED_APPS = [*INSTALLED_APPS, "post_office", "mailer"]
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
@@ -15,6 +15,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 else:
     (VAR_DIR / "bench").mkdir(exist_ok=True)
     DATABASES["default"]["NAME"] = VAR_DIR / "bench" / "bench.sqlite3"
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    # Its own cache, emptied with the database: runs do not inherit each other's (or
+    # the development server's) entries.
+    CACHES["default"]["LOCATION"] = str(VAR_DIR / "bench" / "cache")
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = "127.0.0.1"
 EMAIL_PORT = int(os.environ.get("BENCH_SMTP_PORT", "1025"))
