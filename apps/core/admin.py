@@ -217,8 +217,9 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
 
     # --- deleting: counts and set-based deletes (apps.core.deletion) ---
 
-    # Up to this many rows are deleted inside the request; beyond, in a task.
-    delete_inline_max = deletion.CHUNK
+    # Up to this many rows are deleted inside the request (under a second);
+    # beyond, in a task.
+    delete_inline_max = 5_000
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -241,7 +242,7 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
         )
         if not confirmed(request):
             return self._delete_confirmation(request, deletable)
-        pks = list(deletable.values_list("pk", flat=True))
+        pks = list(deletable.order_by().values_list("pk", flat=True))
         if len(pks) > self.delete_inline_max:
             user_id, label = request.user.pk, self.opts.label
             ranges = deletion.id_ranges(pks)
