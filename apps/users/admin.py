@@ -183,9 +183,12 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
             and services.user_can_be_blocked_by(user=target, actor=request.user)
         )
 
-    def _split(self, request, queryset, *, blocked: bool):
+    def _split(
+        self, request, queryset, *, blocked: bool
+    ) -> tuple[list[User], list[User]]:
         """Who the action applies to, and who it leaves alone (and is told so)."""
-        todo, skipped = [], []
+        todo: list[User] = []
+        skipped: list[User] = []
         for person in queryset:
             allowed = services.user_can_be_blocked_by(user=person, actor=request.user)
             (todo if allowed and person.is_blocked == blocked else skipped).append(

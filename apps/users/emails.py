@@ -51,9 +51,10 @@ def _build(name: str, *, user: User, context: dict) -> EmailMultiAlternatives:
         "login_url": absolute_url(reverse("admin:login")),
         **context,
     }
-    subject = render_to_string(f"users/emails/{name}_subject.txt", context)
     # A subject is one line, whatever the template or the translation says.
-    subject = " ".join(subject.split())
+    subject = " ".join(
+        render_to_string(f"users/emails/{name}_subject.txt", context).split()
+    )
     text = render_to_string(f"users/emails/{name}.txt", context)
     html = render_to_string(f"users/emails/{name}.html", context)
     message = EmailMultiAlternatives(

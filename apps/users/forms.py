@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
@@ -19,7 +21,10 @@ from apps.users.models import User
 class UnfoldStyleMixin:
     """Give every input the classes Unfold's own login form uses."""
 
-    def __init__(self, *args, **kwargs):
+    # Provided by the form this mixin is combined with.
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs["class"] = " ".join(BASE_INPUT_CLASSES)
@@ -73,8 +78,9 @@ class RegistrationForm(UnfoldStyleMixin, forms.Form):
     def clean_last_name(self) -> str:
         return self._clean_name("last_name")
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         password1 = cleaned.get("password1")
         password2 = cleaned.get("password2")
         if password1 and password2 and password1 != password2:
@@ -135,15 +141,16 @@ class ConfirmEmailForm(UnfoldStyleMixin, forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args, user: User, **kwargs) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         # The second field is shown once a password other than the registered one
         # was typed (or when the page is posted with both).
         self.needs_repeat = bool(self.data.get("password2"))
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         password = cleaned.get("password")
         if not password or self.user.check_password(password):
             return cleaned

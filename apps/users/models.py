@@ -1,3 +1,5 @@
+from typing import Any, ClassVar
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
@@ -7,15 +9,17 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.validators import validate_no_newlines
 
 
-class UserManager(DjangoUserManager):
+class UserManager(DjangoUserManager["User"]):
     """Users are identified by e-mail; there is no username."""
 
     use_in_migrations = True
 
-    def get_by_natural_key(self, email):
+    def get_by_natural_key(self, email: str | None) -> "User":
         return self.get(email__iexact=email)
 
-    def _create_user(self, email, password, **extra_fields):
+    def _create_user(
+        self, email: str | None, password: str | None, **extra_fields: Any
+    ) -> "User":
         if not email:
             raise ValueError("An e-mail address is required.")
         email = self.normalize_email(email).strip().lower()
@@ -24,12 +28,18 @@ class UserManager(DjangoUserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email=None, password=None, **extra_fields):
+    # The e-mail address takes the place of Django's username as the first argument,
+    # which the stubs of Django's UserManager (username first) cannot express.
+    def create_user(  # type: ignore[override]
+        self, email: str | None = None, password: str | None = None, **extra_fields: Any
+    ) -> "User":
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra_fields)
 
-    def create_superuser(self, email=None, password=None, **extra_fields):
+    def create_superuser(  # type: ignore[override]
+        self, email: str | None = None, password: str | None = None, **extra_fields: Any
+    ) -> "User":
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         extra_fields.setdefault("email_confirmed", True)
@@ -39,7 +49,9 @@ class UserManager(DjangoUserManager):
 
 
 class User(AbstractUser):
-    username = None
+    # Setting an inherited field to None removes it (Django's documented way); the
+    # stubs type the field as a str.
+    username = None  # type: ignore[assignment]
     first_name = models.CharField(
         _("first name"), max_length=150, blank=True, validators=[validate_no_newlines]
     )
@@ -61,9 +73,9 @@ class User(AbstractUser):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         verbose_name = _("user")
@@ -78,7 +90,7 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
         if self.email:
             self.email = type(self).objects.normalize_email(self.email).strip().lower()

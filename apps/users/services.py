@@ -234,7 +234,7 @@ def user_confirm_email(*, user: User, password: str | None = None) -> User:
     Confirmed people work in the admin, so they become staff; what they may see there
     is decided by the group and their object permissions.
     """
-    fields = {"email_confirmed": True, "is_staff": True}
+    fields: dict[str, bool | str] = {"email_confirmed": True, "is_staff": True}
     if password is not None:
         user.set_password(password)
         fields["password"] = user.password

@@ -7,13 +7,14 @@ context (colours, styles, site title) to its own.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
@@ -23,27 +24,34 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
+from django.views.generic.base import ContextMixin
+from django.views.generic.edit import FormMixin
 
 from apps.users import forms, throttle
 from apps.users.models import User
 from apps.users.tokens import confirmation_token_generator
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 LOGIN_BACKEND = "apps.users.backends.EmailBackend"
 
 
-class AdminThemeMixin:
+class AdminThemeMixin(ContextMixin):
     """Add Unfold's site context so the page looks like the admin's login page."""
 
-    title = ""
+    title: StrOrPromise = ""
+    # Set by the view this mixin is combined with.
+    request: HttpRequest
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.update(admin.site.each_context(self.request))
         context["title"] = self.title
         return context
 
 
-class AccountMailLimitMixin:
+class AccountMailLimitMixin(FormMixin):
     """Refuse a valid submission with 429 past the per-address or site-wide limit.
 
     Only valid submissions count: they are the ones that send mail or create an
@@ -52,7 +60,7 @@ class AccountMailLimitMixin:
 
     rate_limit_action = ""
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = self.get_form()
         if not form.is_valid():
             return self.form_invalid(form)
@@ -87,7 +95,7 @@ class RegisterView(AccountMailLimitMixin, AdminThemeMixin, FormView):
     title = gettext_lazy("Create an account")
     rate_limit_action = "register"
 
-    def form_valid(self, form):
+    def form_valid(self, form: forms.RegistrationForm) -> HttpResponse:
         form.save()
         return super().form_valid(form)
 
@@ -98,7 +106,7 @@ class RegisterDoneView(AdminThemeMixin, TemplateView):
     template_name = "users/register_done.html"
     title = gettext_lazy("Check your mailbox")
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         days = settings.MAILSHOT_CONFIRMATION_MAX_AGE_DAYS
         context["confirmation_max_age_days"] = days
@@ -128,7 +136,9 @@ class ConfirmEmailView(AdminThemeMixin, FormView):
     form_class = forms.ConfirmEmailForm
     title = gettext_lazy("Confirm your e-mail address")
 
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         self.person = _user_from_uidb64(kwargs["uidb64"])
         if not confirmation_token_generator.check_token(self.person, kwargs["token"]):
             return self.invalid()
@@ -139,10 +149,10 @@ class ConfirmEmailView(AdminThemeMixin, FormView):
         self.title = gettext_lazy("This link no longer works")
         return self.render_to_response(self.get_context_data(form=None), status=400)
 
-    def get_form_kwargs(self) -> dict:
+    def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "user": self.person}
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["person"] = self.person
         return context
@@ -167,7 +177,7 @@ class ResendConfirmationView(AccountMailLimitMixin, AdminThemeMixin, FormView):
     title = gettext_lazy("Get a new confirmation link")
     rate_limit_action = "resend"
 
-    def form_valid(self, form):
+    def form_valid(self, form: forms.ResendConfirmationForm) -> HttpResponse:
         form.save()
         return super().form_valid(form)
 
@@ -205,9 +215,14 @@ class PasswordResetCompleteView(AdminThemeMixin, auth_views.PasswordResetComplet
 
 
 def lockout(
-    request: HttpRequest, original_response=None, credentials=None
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """django-axes' lockout page (``AXES_LOCKOUT_CALLABLE``), in the admin's theme."""
+    # axes.conf fills axes' defaults into Django's settings when imported; read them
+    # through it, since Django's stubs know only the settings this project defines.
+    from axes.conf import settings as axes_settings
     from axes.helpers import get_cool_off, get_failure_limit
 
     context = admin.site.each_context(request)
@@ -224,5 +239,5 @@ def lockout(
         request,
         settings.AXES_LOCKOUT_TEMPLATE,
         context,
-        status=settings.AXES_HTTP_RESPONSE_CODE,
+        status=axes_settings.AXES_HTTP_RESPONSE_CODE,
     )

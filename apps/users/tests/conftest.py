@@ -15,7 +15,9 @@ STRONG_PASSWORD = "Plum-orchard-47-lanterns"
 
 def links_in(received: Received) -> list[str]:
     """Every http(s) link in the text part of a received message."""
-    text = received.message.get_body(preferencelist=("plain",)).get_content()
+    body = received.message.get_body(preferencelist=("plain",))
+    assert body is not None, "the message has no text part"
+    text = body.get_content()
     return re.findall(r"https?://\S+", text)
 
 

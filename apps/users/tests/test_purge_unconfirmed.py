@@ -18,7 +18,7 @@ START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def pending(email: str) -> User:
-    return UserFactory(email=email, email_confirmed=False, is_staff=False)
+    return UserFactory.create(email=email, email_confirmed=False, is_staff=False)
 
 
 def emails() -> set[str]:

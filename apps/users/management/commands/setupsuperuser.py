@@ -62,10 +62,9 @@ class Command(BaseCommand):
             raise CommandError(f"Invalid e-mail address: {email!r}.") from exc
 
         with transaction.atomic():
-            user = User.objects.filter(email__iexact=email).first()
-            created = user is None
-            if created:
-                user = User(email=email)
+            existing = User.objects.filter(email__iexact=email).first()
+            created = existing is None
+            user = User(email=email) if existing is None else existing
             if not options["skip_password_validation"]:
                 try:
                     validate_password(password, user)
