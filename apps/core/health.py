@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,14 +21,17 @@ def record_heartbeat() -> None:
     cache.set(HEARTBEAT_KEY, timezone.now().isoformat(), timeout=None)
 
 
-def _timed(check) -> dict:
+def _timed(check: Callable[[], str]) -> dict[str, object]:
     started = time.perf_counter()
     try:
         detail = check()
         ok = True
     except Exception as exc:  # noqa: BLE001 — any failure is the answer here
         detail, ok = f"{type(exc).__name__}: {exc}"[:200], False
-    result = {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    result: dict[str, object] = {
+        "ok": ok,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
     if detail:
         result["detail"] = detail
     return result
@@ -56,16 +61,14 @@ def _broker() -> str:
     return broker.info()
 
 
-def cluster_status() -> dict:
+def cluster_status() -> dict[str, object]:
     from django_q.status import Stat
 
     clusters = Stat.get_all()
     beat = cache.get(HEARTBEAT_KEY)
     age = None
     if beat:
-        age = round(
-            (timezone.now() - timezone.datetime.fromisoformat(beat)).total_seconds()
-        )
+        age = round((timezone.now() - dt.datetime.fromisoformat(beat)).total_seconds())
     return {
         "clusters_running": len(clusters),
         "last_heartbeat": beat,
@@ -73,7 +76,7 @@ def cluster_status() -> dict:
     }
 
 
-def health() -> tuple[bool, dict]:
+def health() -> tuple[bool, dict[str, dict[str, object]]]:
     checks = {
         "database": _timed(_database),
         "cache": _timed(_cache),

@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, cast
+
 from django.contrib import admin
 from django.core.paginator import InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -7,6 +9,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.core.health import health, may_see_details
+
+if TYPE_CHECKING:
+    from unfold.sites import UnfoldAdminSite
 
 
 @never_cache
@@ -20,7 +25,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     check: the web site serves without it.
     """
     healthy, checks = health()
-    body = {"status": "ok" if healthy else "degraded"}
+    body: dict[str, object] = {"status": "ok" if healthy else "degraded"}
     if may_see_details(request):
         body["checks"] = checks
     return JsonResponse(body, status=200 if healthy else 503)
@@ -30,8 +35,11 @@ def admin_search(request: HttpRequest) -> HttpResponse:
     """Unfold's search of the admin (``/admin/search/``), mounted before the admin's
     own URLs: its view answers a 500 for a page that is not a number or lies past
     the last one; here that page is not found."""
+    # Unfold's app config replaces ``admin.site`` with its own site at start-up; the
+    # stubs know Django's, which has no search.
+    site = cast("UnfoldAdminSite", admin.site)
     try:
-        return admin.site.search(request)
+        return site.search(request)
     except InvalidPage:
         raise Http404("No such page of results.") from None
 
