@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, cast
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
@@ -8,6 +10,9 @@ from unfold.admin import ModelAdmin
 from apps.blog.models import Post
 from apps.blog.services import image_extension
 from apps.core.admin import PermissionsAdminMixin
+
+if TYPE_CHECKING:
+    from apps.users.models import User
 
 
 class PostAdminForm(forms.ModelForm):
@@ -50,5 +55,6 @@ class PostAdmin(PermissionsAdminMixin, ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
         if not change and obj.author_id is None:
-            obj.author = request.user
+            # The admin serves logged-in staff only: never the anonymous user.
+            obj.author = cast("User", request.user)
         super().save_model(request, obj, form, change)

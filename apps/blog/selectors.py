@@ -34,7 +34,7 @@ BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|figcaption|td|th|tr|pre)>|<br
 
 
 def blog_version() -> int:
-    version = cache.get(VERSION_KEY)
+    version: int | None = cache.get(VERSION_KEY)
     if version is None:
         # A fresh number (not 1) so entries left from before an eviction are orphaned.
         version = time.time_ns()
@@ -93,7 +93,7 @@ def post_page(*, page: str | int | None) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise Http404("Invalid page") from None
     key = f"blog:{blog_version()}:list:{number}"
-    data = _cache_get(key)
+    data: dict[str, Any] | None = _cache_get(key)
     if data is None:
         paginator = Paginator(Post.objects.published(), PAGE_SIZE)
         try:
@@ -115,7 +115,7 @@ def post_page(*, page: str | int | None) -> dict[str, Any]:
 def post_public(*, slug: str) -> dict[str, Any]:
     """A published post as data, or Http404 (hidden and missing posts look alike)."""
     key = f"blog:{blog_version()}:post:{slug}"
-    data = _cache_get(key)
+    data: dict[str, Any] | None = _cache_get(key)
     if data is None:
         post = Post.objects.published().filter(slug=slug).first()
         if post is None:
@@ -134,7 +134,7 @@ def post_public(*, slug: str) -> dict[str, Any]:
 def post_pool() -> list[dict[str, Any]]:
     """The cached pool the home page draws its random posts from."""
     key = f"blog:{blog_version()}:pool"
-    pool = _cache_get(key)
+    pool: list[dict[str, Any]] | None = _cache_get(key)
     if pool is None:
         posts = Post.objects.published()[:POOL_SIZE]
         pool = [_card(post) for post in posts]

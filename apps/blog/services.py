@@ -88,7 +88,8 @@ def post_slug_generate(*, title: str, exclude_pk: int | None = None) -> str:
     """A unique ASCII slug from the title (Cyrillic transliterated)."""
     from apps.blog.models import Post
 
-    max_length = Post._meta.get_field("slug").max_length
+    # A SlugField always has a max_length (50 unless given); the stubs allow None.
+    max_length = Post._meta.get_field("slug").max_length or 50
     base = slugify(transliterate(title))[: max_length - 10].strip("-") or "post"
     taken = set(
         Post.objects.filter(slug__startswith=base)
@@ -129,7 +130,7 @@ def image_extension(upload: UploadedFile) -> str:
     ``cover.pdf`` would otherwise be served as a PDF from the site's origin.
     """
     max_mb = getattr(settings, "CKEDITOR_5_MAX_FILE_SIZE", 5)
-    if upload.size > max_mb * 1024 * 1024:
+    if upload.size is not None and upload.size > max_mb * 1024 * 1024:
         raise ValidationError(
             _("The image is too large (at most %(mb)s MB).") % {"mb": max_mb}
         )
