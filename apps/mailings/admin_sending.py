@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,6 +23,15 @@ from apps.core.validators import parse_id
 from apps.mailings import selectors, services
 from apps.mailings.exports import export_attempts_csv
 from apps.mailings.models import Attempt, Delivery, Mailing
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import InlineModelAdmin
+
+    # The admin MailingSendingMixin is mixed into, for the type checker only: at run
+    # time the mixin stays a plain class, so MailingAdmin's bases are unchanged.
+    _MailingAdminBase = admin.ModelAdmin[Mailing]
+else:
+    _MailingAdminBase = object
 
 
 def mailing_filter_id(value: str | None) -> int | None:
@@ -102,7 +113,7 @@ class DeliveryInline(_ReadOnlyInline):
     per_page = 50
 
 
-class MailingSendingMixin:
+class MailingSendingMixin(_MailingAdminBase):
     """Mixed into MailingAdmin (first in its bases): "send now" and the runs inline.
 
     "Send now" is added to whatever ``actions_detail`` / ``actions_row`` MailingAdmin
@@ -115,14 +126,16 @@ class MailingSendingMixin:
     actions_detail = ["send_now"]
     actions_row = ["send_now"]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for attr in ("actions_detail", "actions_row"):
             names = list(getattr(self, attr, None) or [])
             if self.send_now_action not in names:
                 setattr(self, attr, [*names, self.send_now_action])
 
-    def get_inlines(self, request, obj):
+    def get_inlines(
+        self, request: HttpRequest, obj: Mailing | None
+    ) -> list[type[InlineModelAdmin[Any, Any]]]:
         inlines = list(super().get_inlines(request, obj))
         if obj is not None and AttemptInline not in inlines:
             inlines.append(AttemptInline)
@@ -287,7 +300,7 @@ class AttemptAdmin(OwnedModelAdmin):
         # Which worker holds a run's lease is for operators, not for owners.
         return [f for f in fields if f not in ("lease_owner", "lease_expires_at")]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None):

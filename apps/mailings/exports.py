@@ -10,8 +10,9 @@ import csv
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -112,13 +113,15 @@ def attempt_report_response(
     return response
 
 
-def export_attempts_csv(modeladmin, request, queryset):
+@admin.action(description=_("Export the selected runs"))
+def export_attempts_csv(
+    modeladmin: admin.ModelAdmin[Attempt],
+    request: HttpRequest,
+    queryset: QuerySet[Attempt],
+) -> StreamingHttpResponse:
     """A changelist action for AttemptAdmin: the selected runs as a streamed CSV.
 
     The queryset comes from the admin's own ``get_queryset`` (selectors), so it
     holds only attempts the person may see.
     """
     return attempt_report_response(queryset)
-
-
-export_attempts_csv.short_description = _("Export the selected runs")

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from xml.etree.ElementTree import ParseError
 
 from django.conf import settings
@@ -68,8 +68,10 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000  # rows per transaction
 PROGRESS_EVERY = 5000  # rows checked between two progress notes
 MAX_REPORTED_ERRORS = 200
-EMAIL_MAX = Client._meta.get_field("email").max_length
-NAME_MAX = Client._meta.get_field("full_name").max_length
+# Both columns are bounded; the stubs' get_field answers any field, whose max_length
+# may be None.
+EMAIL_MAX = cast(int, Client._meta.get_field("email").max_length)
+NAME_MAX = cast(int, Client._meta.get_field("full_name").max_length)
 # An XLSX workbook is a handful of parts; thousands of them is not a workbook.
 MAX_XLSX_PARTS = 1000
 
@@ -639,8 +641,11 @@ def client_import_create(
         raise ImportFileError(
             gettext("An import of yours is still running: wait until it has finished.")
         )
+    # An uploaded file always wraps an open file; the stubs share File's Optional.
     check_upload(
-        upload.file, file_format=file_format, limits=ImportLimits.from_settings()
+        cast(IO[bytes], upload.file),
+        file_format=file_format,
+        limits=ImportLimits.from_settings(),
     )
     directory = import_dir()
     directory.mkdir(parents=True, exist_ok=True)
