@@ -79,21 +79,13 @@ class MailingFactory(factory.django.DjangoModelFactory[Mailing]):
 
     @classmethod
     def _create(cls, model_class: type[Mailing], *args: Any, **kwargs: Any) -> Mailing:
-        # Saved the way the admin saves one, so its next run is planned.
-        return services.mailing_save(mailing=model_class(*args, **kwargs))
-
-    @classmethod
-    def _create(cls, model_class: type[Mailing], *args: Any, **kwargs: Any) -> Mailing:
-        # Saved the way the admin saves one, so its next run is planned.
+        # Saved the way the admin saves one: the owner's permissions, the next run.
         return services.mailing_save(mailing=model_class(*args, **kwargs))
 
     @factory.post_generation
     def clients(self, create, extracted, **kwargs):
-        if not create:
-            return
-        if extracted is not None:
+        if create and extracted is not None:
             self.clients.set(extracted)
-        services.grant_owner_permissions(owner=self.owner, objects=self)
 
 
 class PostFactory(factory.django.DjangoModelFactory[Post]):

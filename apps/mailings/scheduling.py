@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django_q.models import Schedule
 
+from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Mailing
 
 Periodicity = Mailing.Periodicity
@@ -76,6 +77,7 @@ def schedule_name_for(mailing_id: int) -> str:
     return f"mailshot: mailing {mailing_id}"
 
 
+@retry_when_locked
 def schedule_mailing_start(mailing_id: int, when: datetime | None) -> None:
     """A one-off django-q2 schedule at `when`, so the run starts within the scheduler's
     ~30 s poll of its time rather than waiting for the next minute tick."""
@@ -118,6 +120,7 @@ def plan_upcoming_starts(now: datetime | None = None, within: int = 120) -> int:
     return count
 
 
+@retry_when_locked
 def ensure_tick_schedule() -> None:
     """The every-minute tick (idempotent): due mailings and expired leases."""
     Schedule.objects.update_or_create(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.mailings.conf import NODE_NAME_LIMIT, engine
+from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending.transport import short
 
@@ -47,6 +48,7 @@ def _lease_filter(worker: str, now: datetime) -> Q:
     )
 
 
+@retry_when_locked
 def take_lease(attempt_id: int, worker: str) -> bool:
     now = timezone.now()
     return bool(
@@ -59,6 +61,7 @@ def take_lease(attempt_id: int, worker: str) -> bool:
     )
 
 
+@retry_when_locked
 def renew_lease(attempt_id: int, worker: str) -> bool:
     until = timezone.now() + timedelta(seconds=lease_seconds())
     if not Attempt.objects.filter(pk=attempt_id, lease_owner=worker).update(
@@ -71,12 +74,14 @@ def renew_lease(attempt_id: int, worker: str) -> bool:
     return True
 
 
+@retry_when_locked
 def release_lease(attempt_id: int, worker: str) -> None:
     Attempt.objects.filter(pk=attempt_id, lease_owner=worker).update(
         lease_owner="", lease_expires_at=None
     )
 
 
+@retry_when_locked
 def renew_claims(attempt_id: int, worker: str) -> bool:
     """A helper's heartbeat: extend its claims while the attempt is still open."""
     until = timezone.now() + timedelta(seconds=lease_seconds())
@@ -122,6 +127,7 @@ _CLAIMED_LOOKUPS = (
 )
 
 
+@retry_when_locked
 def claim_next(attempt_id: int, worker: str, size: int, *, after: int) -> list[Claimed]:
     """Claim the next `size` unserved recipients after `after` (by id) with one
     conditional UPDATE, and read them with their clients in one query.
@@ -167,6 +173,7 @@ def defer(pk: int, worker: str, reply: str) -> None:
     )
 
 
+@retry_when_locked
 def unclaim(attempt_id: int, worker: str) -> None:
     Delivery.objects.filter(
         attempt_id=attempt_id, outcome=Outcome.CLAIMED, claimed_by=worker
@@ -189,6 +196,7 @@ def stop_reason(mailing_id: int) -> str | None:
     return None
 
 
+@retry_when_locked
 def skip_the_rest(attempt_id: int, reason: str, worker: str = "") -> None:
     """Skip the unserved: pending, ours, and claims whose worker died. Recipients
     another live worker holds are skipped by that worker (it sees the same stop)."""

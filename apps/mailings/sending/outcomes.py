@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending.claims import defer
 from apps.mailings.sending.transport import short
@@ -32,6 +33,7 @@ class OutcomeRecord:
     tried: int = 0  # SMTP tries this outcome adds to the row's count
 
 
+@retry_when_locked
 def write_outcomes(worker: str, records: list[OutcomeRecord]) -> None:
     """Record a batch of outcomes in one transaction (one statement on PostgreSQL).
 
@@ -193,6 +195,7 @@ def _verdict(result: RunResult, *, breaker: str, stop: str, last_reply: str) -> 
         }
 
 
+@retry_when_locked
 def close_out(
     attempt_id: int, *, breaker: str, stop: str, last_reply: str
 ) -> RunResult:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from apps.mailings import scheduling
 from apps.mailings.conf import engine
+from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending import claims
 from apps.mailings.sending.claims import lease_seconds, new_worker_id
@@ -91,6 +92,7 @@ def _open_or_create(*, mailing: Mailing, worker: str, now: datetime) -> Attempt 
         return open_attempt(mailing.pk)
 
 
+@retry_when_locked
 @cachalot_disabled()
 def start_due_run(
     mailing_id: int, *, worker: str, now: datetime | None = None
@@ -130,6 +132,7 @@ def start_due_run(
     return attempt
 
 
+@retry_when_locked
 @cachalot_disabled()
 def start_manual_run(
     mailing_id: int, *, worker: str, now: datetime | None = None

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Mailing
 from apps.mailings.sending.runs import due, resume_attempt, run_due_mailing
 
@@ -43,6 +44,7 @@ def resumable_attempt_ids(now: datetime | None = None) -> list[int]:
     )
 
 
+@retry_when_locked
 def finish_expired_mailings(now: datetime | None = None) -> int:
     """Mailings whose window closed without a run pending are finished."""
     now = now or timezone.now()

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from cachalot.api import invalidate
+from django.db import connection, connections
 from django.utils import timezone
 
 from apps.core.smtpsink import free_port
@@ -204,3 +206,39 @@ def raw_smtp(fast_retries):
 def sink(smtp_sink, fast_retries):
     """The well-behaved aiosmtpd sink, with fast retry settings."""
     return smtp_sink
+
+
+@pytest.fixture
+def shared_db(request, tmp_path):
+    """A database that threads (each with its own connection) and other processes
+    share, as the workers of a cluster do: PostgreSQL's test database as it is, or on
+    SQLite a copy of the in-memory test database in a file (WAL, IMMEDIATE
+    transactions, the busy timeout: the settings of the embedded profile).
+
+    Yields the SQLite file (None on PostgreSQL); a process that sets
+    ``MAILSHOT_VAR_DIR`` to its folder opens the same file."""
+    request.getfixturevalue("transactional_db")
+    assert not connection.in_atomic_block, "mark the test django_db(transaction=True)"
+    if connection.vendor != "sqlite":
+        yield None
+        return
+    path = tmp_path / "mailshot.sqlite3"
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM INTO %s", [str(path)])
+    in_memory = connections["default"]
+    in_memory_settings = connections.settings["default"]
+    shared = {
+        **in_memory_settings,
+        "NAME": str(path),
+        "OPTIONS": {**in_memory_settings["OPTIONS"]},
+    }
+    connections.settings["default"] = shared
+    connections["default"] = in_memory.__class__(shared, "default")
+    invalidate()  # nothing cached from the in-memory database answers for the file
+    try:
+        yield path
+    finally:
+        connections["default"].close()
+        connections["default"] = in_memory
+        connections.settings["default"] = in_memory_settings
+        invalidate()

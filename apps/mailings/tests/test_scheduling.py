@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from apps.mailings import scheduling, sending
+from apps.mailings import scheduling, sending, tasks
 from apps.mailings.models import Attempt, Mailing
 from apps.mailings.scheduling import next_run_after
 
@@ -144,6 +144,26 @@ def test_a_mailing_whose_window_closed_unsent_is_finished_by_the_tick(make_maili
 
 
 @pytest.mark.django_db
+def test_a_one_off_mailing_missed_in_its_window_never_goes_out_after(
+    make_mailing, sink
+):
+    # Mutation caught: the due check without its `end_at` bound (runs.due).
+    with time_machine.travel(at(2027, 5, 1, 8, 0), tick=False):
+        mailing = make_mailing(
+            1, start_at=at(2027, 5, 1, 9, 0), end_at=at(2027, 5, 1, 10, 0)
+        )
+    # The cluster was down from 08:30 to 11:00. Back up, its one-off schedule for
+    # 09:00 fires late and the minute tick runs.
+    with time_machine.travel(at(2027, 5, 1, 11, 0), tick=False):
+        assert tasks.run_due_mailing(mailing.pk) == "not due"
+        assert sending.tick().started == []
+
+    assert sink.messages == [] and not Attempt.objects.exists()
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.FINISHED
+
+
+@pytest.mark.django_db
 def test_creating_a_mailing_for_later_plans_a_one_off_schedule_at_its_start(
     make_mailing, django_capture_on_commit_callbacks
 ):
@@ -185,8 +205,6 @@ def test_a_future_mailing_waits_then_starts_by_itself_when_its_time_comes(
     assert sink.messages == []
 
     with time_machine.travel(start + timezone.timedelta(seconds=1), tick=False):
-        from apps.mailings import tasks
-
         tasks.run_due_mailing(mailing.pk)  # what the one-off schedule calls
 
     assert len(sink.messages) == 2
@@ -197,8 +215,6 @@ def test_the_minute_tick_plans_starts_set_behind_the_save_hooks_back(make_mailin
     mailing = make_mailing(1, start_at=timezone.now() + timezone.timedelta(days=1))
     soon = timezone.now() + timezone.timedelta(seconds=50)
     Mailing.objects.filter(pk=mailing.pk).update(next_run_at=soon)
-
-    from apps.mailings import tasks
 
     tasks.send_due_mailings()
 

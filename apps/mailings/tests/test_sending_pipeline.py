@@ -5,17 +5,12 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from apps.mailings import sending, tasks
 from apps.mailings.models import Attempt, Delivery
 
 pytestmark = pytest.mark.smtp
-
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs a database other threads share (PostgreSQL in CI)",
-)
 
 
 def outcomes() -> Counter:
@@ -99,10 +94,9 @@ def test_a_helper_alone_serves_the_run_and_closes_it(sink, make_mailing, setting
     assert sending.assist_attempt(attempt.pk) is None  # nothing left to help with
 
 
-@on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_run_and_its_helper_split_the_work_and_serve_nobody_twice(
-    raw_smtp, make_mailing, settings
+    shared_db, raw_smtp, make_mailing, settings
 ):
     settings.MAILSHOT_BATCH_SIZE = 5
     server = raw_smtp(delay=0.002)
