@@ -39,7 +39,7 @@ def http(alice, login, client_alice_mailing) -> HttpClient:
 
 @pytest.fixture
 def client_alice_mailing(alice) -> Mailing:
-    return MailingFactory(
+    return MailingFactory.create(
         owner=alice,
         clients=[ClientFactory(owner=alice, email="reader@example.org")],
     )

@@ -12,10 +12,14 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from apps.core.smtpsink import Received
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Response
 
 # Playwright's sync API runs an event loop in this thread, which makes Django's ORM
 # refuse to run in the test code ("async unsafe"); the test code never is async.
@@ -169,12 +173,12 @@ class People:
 
     def __init__(self, browser, stack, lang: str) -> None:
         self.browser, self.stack, self.lang = browser, stack, lang
-        self.pages: dict[str, object] = {}
-        self.current: object | None = None
+        self.pages: dict[str, Page] = {}
+        self.current: Page | None = None
         self.broken: list[str] = []  # 4xx/5xx answers: missing images, scripts, …
         self.violations: list[str] = []  # Content-Security-Policy violations
 
-    def page(self, who: str):
+    def page(self, who: str) -> Page:
         if who not in self.pages:
             context = self.browser.new_context(
                 locale=LANGUAGES[self.lang],
@@ -183,13 +187,14 @@ class People:
             )
             context.set_default_timeout(15_000)
             guard_csp(context, self.violations)
-            context.on(
-                "response",
-                lambda r: (
-                    r.status >= 400
-                    and self.broken.append(f"{r.status} {r.request.method} {r.url}")
-                ),
-            )
+
+            def note_broken(response: Response) -> None:
+                if response.status >= 400:
+                    self.broken.append(
+                        f"{response.status} {response.request.method} {response.url}"
+                    )
+
+            context.on("response", note_broken)
             self.pages[who] = context.new_page()
         self.current = self.pages[who]
         return self.current

@@ -114,7 +114,9 @@ def stat(page: Page, name: str) -> int:
 
 def unsubscribe_link(message) -> str:
     header = str(message["List-Unsubscribe"])
-    return re.search(r"<(https?://[^>]+)>", header).group(1)
+    found = re.search(r"<(https?://[^>]+)>", header)
+    assert found, f"no link in List-Unsubscribe: {header!r}"
+    return found.group(1)
 
 
 # --- 1. A visitor reads the home page and a post ------------------------------------

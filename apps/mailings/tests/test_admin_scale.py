@@ -43,8 +43,8 @@ def grow(owner, *, clients: int, attempts: int) -> None:
     services.grant_owner_permissions(
         owner=owner, objects=Client.objects.filter(owner=owner)
     )
-    mailing = Mailing.objects.filter(owner=owner).first() or MailingFactory(
-        owner=owner, message=MessageFactory(owner=owner)
+    mailing = Mailing.objects.filter(owner=owner).first() or MailingFactory.create(
+        owner=owner, message=MessageFactory.create(owner=owner)
     )
     mailing.clients.set(Client.objects.filter(owner=owner))
     now = timezone.now()

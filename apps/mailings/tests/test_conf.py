@@ -13,7 +13,7 @@ from django.core.management.base import SystemCheckError
 from apps.mailings import conf
 
 
-def ids() -> set[str]:
+def ids() -> set[str | None]:
     return {message.id for message in conf.check_engine_settings()}
 
 

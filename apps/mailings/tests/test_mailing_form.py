@@ -3,6 +3,8 @@ else's ids with a message next to the field, and scales to many clients."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.urls import reverse
@@ -18,8 +20,8 @@ ADD_URL = reverse("admin:mailings_mailing_add")
 
 
 def form_data(message, clients, *, start=None, end=None, periodicity="once") -> dict:
-    start = start or timezone.now() + timezone.timedelta(days=1)
-    end = end or start + timezone.timedelta(days=7)
+    start = start or timezone.now() + timedelta(days=1)
+    end = end or start + timedelta(days=7)
     return {
         "message": message.pk,
         "clients": [c.pk for c in clients],
@@ -80,12 +82,12 @@ def test_an_id_that_does_not_exist_is_a_form_error_too(alice, login):
 
 
 def test_an_end_before_the_start_is_refused_next_to_the_end(alice, login):
-    start = timezone.now() + timezone.timedelta(days=3)
+    start = timezone.now() + timedelta(days=3)
     data = form_data(
         MessageFactory(owner=alice),
         [ClientFactory(owner=alice)],
         start=start,
-        end=start - timezone.timedelta(days=1),
+        end=start - timedelta(days=1),
     )
 
     response = login(alice).post(ADD_URL, data)

@@ -3,6 +3,8 @@ forms, where bad input gets a message next to the field (never a 500)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -25,18 +27,16 @@ def errors_of(obj) -> dict:
 
 
 def _mailing(owner, **fields) -> Mailing:
-    start = timezone.now() + timezone.timedelta(days=1)
+    start = timezone.now() + timedelta(days=1)
     fields.setdefault("start_at", start)
-    fields.setdefault("end_at", start + timezone.timedelta(days=1))
-    return Mailing(owner=owner, message=MessageFactory(owner=owner), **fields)
+    fields.setdefault("end_at", start + timedelta(days=1))
+    return Mailing(owner=owner, message=MessageFactory.create(owner=owner), **fields)
 
 
 @pytest.mark.parametrize("hours", [0, -1, -48])
 def test_a_mailing_must_end_after_it_starts(alice, hours):
-    start = timezone.now() + timezone.timedelta(days=1)
-    mailing = _mailing(
-        alice, start_at=start, end_at=start + timezone.timedelta(hours=hours)
-    )
+    start = timezone.now() + timedelta(days=1)
+    mailing = _mailing(alice, start_at=start, end_at=start + timedelta(hours=hours))
 
     assert "end_at" in errors_of(mailing)
 
@@ -47,7 +47,7 @@ def test_a_mailing_ending_after_it_starts_is_valid(alice):
 
 def test_the_database_refuses_an_end_before_the_start_too(alice):
     mailing = _mailing(alice)
-    mailing.end_at = mailing.start_at - timezone.timedelta(minutes=1)
+    mailing.end_at = mailing.start_at - timedelta(minutes=1)
 
     with pytest.raises(IntegrityError), transaction.atomic():
         mailing.save()
