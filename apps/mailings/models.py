@@ -1,4 +1,5 @@
 import secrets
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +11,12 @@ from guardian.models import UserObjectPermissionBase
 
 from apps.core.models import TimeStampedModel
 from apps.core.validators import validate_no_control_characters, validate_no_newlines
+
+# The years a mailing may start and end in (UTC).
+MAILING_DATES = (
+    datetime(2000, 1, 1, tzinfo=UTC),
+    datetime(2100, 1, 1, tzinfo=UTC),
+)
 
 
 def new_unsubscribe_token() -> str:
@@ -186,6 +193,16 @@ class Mailing(TimeStampedModel):
 
     def clean(self) -> None:
         super().clean()
+        # A start in year 1 or an end in year 9999 is a slip of the keyboard, and the
+        # schedule's calendar arithmetic has no business that far out.
+        outside = {
+            name: _("Choose a date from 2000 to 2099.")
+            for name in ("start_at", "end_at")
+            if getattr(self, name)
+            and not MAILING_DATES[0] <= getattr(self, name) < MAILING_DATES[1]
+        }
+        if outside:
+            raise ValidationError(outside)
         if self.start_at and self.end_at and self.end_at <= self.start_at:
             raise ValidationError({"end_at": _("The end must be after the start.")})
         if self.message_id and self.owner_id:

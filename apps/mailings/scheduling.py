@@ -29,19 +29,31 @@ def _add_months(local: datetime, months: int, anchor_day: int) -> datetime:
     return local.replace(year=year, month=month, day=day)
 
 
-def add_period(when: datetime, periodicity: str, *, anchor_day: int) -> datetime:
-    """`when` plus one period, on the wall clock of the current time zone."""
-    tz = timezone.get_current_timezone()
-    local = timezone.localtime(when, tz).replace(tzinfo=None)
+def _add_periods(
+    local: datetime, periodicity: str, count: int, *, anchor_day: int
+) -> datetime:
+    """`count` periods after the wall-clock time `local`."""
     if periodicity == Periodicity.DAILY:
-        local += timedelta(days=1)
-    elif periodicity == Periodicity.WEEKLY:
-        local += timedelta(days=7)
-    elif periodicity == Periodicity.MONTHLY:
-        local = _add_months(local, 1, anchor_day)
-    else:
-        raise ValueError(f"{periodicity!r} has no period")
-    return timezone.make_aware(local, tz)
+        return local + timedelta(days=count)
+    if periodicity == Periodicity.WEEKLY:
+        return local + timedelta(weeks=count)
+    if periodicity == Periodicity.MONTHLY:
+        return _add_months(local, count, anchor_day)
+    raise ValueError(f"{periodicity!r} has no period")
+
+
+def _whole_periods_before(local: datetime, until: datetime, periodicity: str) -> int:
+    """A number of periods that takes `local` close to `until` without passing it:
+    one short of the estimate, so neither the time of day nor a clamped month day
+    can carry it past."""
+    if until <= local:
+        return 0
+    if periodicity == Periodicity.DAILY:
+        return max(0, (until - local).days - 1)
+    if periodicity == Periodicity.WEEKLY:
+        return max(0, (until - local).days // 7 - 1)
+    months = (until.year - local.year) * 12 + until.month - local.month
+    return max(0, months - 1)
 
 
 def next_run_after(
@@ -54,15 +66,30 @@ def next_run_after(
 ) -> datetime | None:
     """The run after the one scheduled at `scheduled`, or None when the mailing is done.
 
-    Periods missed while nothing ran are skipped, not replayed one by one.
+    Periods missed while nothing ran are skipped, not replayed: the whole periods
+    up to `now` are added at once (a mailing that began centuries ago costs no more
+    than one that began yesterday), then at most a few single steps find the first
+    run after `now`. All of it on the wall clock, so 09:00 stays 09:00.
     """
     if periodicity == Periodicity.ONCE:
         return None
     now = now or timezone.now()
-    anchor_day = timezone.localtime(start_at).day
-    following = add_period(scheduled, periodicity, anchor_day=anchor_day)
-    while following <= now:
-        following = add_period(following, periodicity, anchor_day=anchor_day)
+    tz = timezone.get_current_timezone()
+    anchor_day = timezone.localtime(start_at, tz).day
+    wall = timezone.localtime(scheduled, tz).replace(tzinfo=None)
+    periods = max(
+        1,
+        _whole_periods_before(
+            wall, timezone.localtime(now, tz).replace(tzinfo=None), periodicity
+        ),
+    )
+    while True:
+        following = timezone.make_aware(
+            _add_periods(wall, periodicity, periods, anchor_day=anchor_day), tz
+        )
+        if following > now:
+            break
+        periods += 1
     if following >= end_at:
         return None
     return following
