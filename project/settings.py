@@ -217,8 +217,16 @@ else:
 CACHALOT_ENABLED = env.bool("CACHALOT_ENABLED", default=True)
 CACHALOT_TIMEOUT = 60 * 60 * 24
 CACHALOT_UNCACHABLE_APPS = ["django_q", "sessions", "axes", "admin"]
-# Import jobs are polled while a worker updates them: caching them only churns.
-CACHALOT_UNCACHABLE_TABLES = ["django_migrations", "mailings_clientimport"]
+# Import jobs are polled while a worker updates them: caching them only churns. A run
+# writes its deliveries (the per-recipient ledger) every few milliseconds: each write
+# would invalidate the table in the cache (a file write, or a Redis call) for pages
+# that re-read it anyway. Cachalot neither caches a query that touches an uncachable
+# table nor invalidates on its writes, so nobody ever reads a stale ledger.
+CACHALOT_UNCACHABLE_TABLES = [
+    "django_migrations",
+    "mailings_clientimport",
+    "mailings_delivery",
+]
 
 # --- Task queue (django-q2) ---
 Q_CLUSTER = {

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from itertools import batched
 from typing import TypedDict, Unpack
 
 from cachalot.api import cachalot_disabled
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.mailings import scheduling
-from apps.mailings.conf import engine
 from apps.mailings.locking import retry_when_locked
-from apps.mailings.models import Attempt, Delivery, Mailing
+from apps.mailings.models import Attempt, Client, Delivery, Mailing
 from apps.mailings.sending import claims
 from apps.mailings.sending.claims import lease_seconds, new_worker_id
 from apps.mailings.sending.outcomes import RunResult
@@ -51,8 +49,7 @@ def open_attempt(mailing_id: int) -> Attempt | None:
 
 
 def _create_attempt(*, mailing: Mailing, worker: str, now: datetime) -> Attempt:
-    """A new attempt leased to `worker`, with its recipients inserted in batches
-    straight from the mailing's client list (never all in memory)."""
+    """A new attempt leased to `worker`, with one ledger row per recipient."""
     attempt = Attempt.objects.create(
         mailing=mailing,
         attempted_at=now,
@@ -60,24 +57,41 @@ def _create_attempt(*, mailing: Mailing, worker: str, now: datetime) -> Attempt:
         lease_expires_at=now + timedelta(seconds=lease_seconds()),
     )
     attempt_created(attempt=attempt)
-    chunk_size = engine().batch_size * 10
-    clients = (
-        mailing.clients.order_by("pk")
-        .values_list("pk", "email")
-        .iterator(chunk_size=chunk_size)
-    )
-    total = 0
-    for chunk in batched(clients, chunk_size):
-        Delivery.objects.bulk_create(
-            [
-                Delivery(attempt=attempt, client_id=pk, email=email)
-                for pk, email in chunk
-            ]
-        )
-        total += len(chunk)
+    total = _insert_ledger(attempt.pk, mailing.pk)
     Attempt.objects.filter(pk=attempt.pk).update(total_count=total)
     attempt.total_count = total
     return attempt
+
+
+def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
+    """Copy the mailing's clients into the ledger with one INSERT … SELECT, in client
+    order (claims go by row id): the rows never pass through Python, which building
+    them as models cost a third of a run's coordinating thread."""
+    quote = connection.ops.quote_name
+    through = Mailing.clients.through._meta
+    to_mailing = through.get_field("mailing").column
+    to_client = through.get_field("client").column
+    delivery = Delivery._meta
+    columns = ", ".join(
+        quote(delivery.get_field(name).column)
+        for name in (
+            "attempt", "client", "email", "outcome", "server_response",
+            "message_id", "claimed_by", "tries",
+        )
+    )  # fmt: skip
+    client = Client._meta
+    client_id = f"c.{quote(client.pk.column)}"
+    email = f"c.{quote(client.get_field('email').column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(delivery.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT %s, {client_id}, {email}, %s, '', '', '', 0 "
+            f"FROM {quote(client.db_table)} c JOIN {quote(through.db_table)} m "
+            f"ON m.{quote(to_client)} = {client_id} WHERE m.{quote(to_mailing)} = %s "
+            f"ORDER BY {client_id}",
+            [attempt_id, Delivery.Outcome.PENDING, mailing_id],
+        )
+        return cursor.rowcount
 
 
 def _open_or_create(*, mailing: Mailing, worker: str, now: datetime) -> Attempt | None:
