@@ -203,7 +203,7 @@ def import_clients(n: int) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
 
-    from apps.mailings import imports
+    from apps.mailings import import_jobs, imports
     from apps.mailings.models import Client
     from bench.seed import bench_user
 
@@ -252,7 +252,7 @@ def import_clients(n: int) -> dict:
         connection.close()
 
     started = time.perf_counter()
-    job = imports.client_import_create(
+    job = import_jobs.client_import_create(
         owner=user,
         upload=SimpleUploadedFile("clients.csv", data, "text/csv"),
         file_format="csv",
@@ -261,7 +261,7 @@ def import_clients(n: int) -> dict:
     thread = threading.Thread(target=other_writer)
     thread.start()
     try:
-        imports.client_import_run(job.pk)
+        import_jobs.client_import_run(job.pk)
     finally:
         done.set()
         thread.join()

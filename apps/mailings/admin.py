@@ -23,7 +23,14 @@ from unfold.decorators import action, display
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.forms import IdChoicesGuardMixin
-from apps.mailings import exports, imports, selectors, services
+from apps.mailings import (
+    exports,
+    import_files,
+    import_jobs,
+    imports,
+    selectors,
+    services,
+)
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
 from apps.mailings.models import (
     Attempt,
@@ -134,19 +141,19 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
 
     def import_action(self, request, **kwargs):
         """The import page: upload a file, which is checked, stored and imported by
-        a task (``apps.mailings.imports``); then the job's page shows its progress."""
+        a task (``apps.mailings.import_jobs``); then the job's page shows its progress."""
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = self.create_import_form(request)
         if request.method == "POST" and form.is_valid():
             file_format = self.get_import_formats()[int(form.cleaned_data["format"])]
             try:
-                job = imports.client_import_start(
+                job = import_jobs.client_import_start(
                     owner=request.user,
                     upload=form.cleaned_data["import_file"],
                     file_format="xlsx" if file_format is XLSX else "csv",
                 )
-            except imports.ImportFileError as exc:
+            except import_files.ImportFileError as exc:
                 form.add_error("import_file", str(exc))
             else:
                 return HttpResponseRedirect(job.get_absolute_url())
@@ -157,7 +164,7 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
             "opts": self.opts,
             "media": self.media + form.media,
             "rules": imports.IMPORT_RULES,
-            "limits": imports.ImportLimits.from_settings(),
+            "limits": import_files.ImportLimits.from_settings(),
             "recent_imports": selectors.visible_client_imports(request.user).filter(
                 owner=request.user
             )[:5],
@@ -177,9 +184,9 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
         """One import's progress, then its result: a finished import goes on to
         the client list with its counts, a refused one lists its problems here.
         Template ``mailings/admin/client_import_status.html``; context: ``job``,
-        ``report``, ``progress`` (see ``imports.job_progress``)."""
+        ``report``, ``progress`` (see ``import_jobs.job_progress``)."""
         job = self._import_job(request, job_id)
-        progress = imports.job_progress(job)
+        progress = import_jobs.job_progress(job)
         if job.status == ClientImport.Status.DONE:
             self.message_user(request, progress["text"], messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:mailings_client_changelist"))
@@ -188,7 +195,7 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
             "title": gettext("Import of clients"),
             "opts": self.opts,
             "job": job,
-            "report": imports.job_report(job),
+            "report": import_jobs.job_report(job),
             "progress": progress,
         }
         request.current_app = self.admin_site.name
@@ -197,9 +204,9 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
         )
 
     def import_progress_view(self, request, job_id: int):
-        """What the status page polls: ``imports.job_progress`` as JSON."""
+        """What the status page polls: ``import_jobs.job_progress`` as JSON."""
         job = self._import_job(request, job_id)
-        response = JsonResponse(imports.job_progress(job))
+        response = JsonResponse(import_jobs.job_progress(job))
         response["Cache-Control"] = "no-store"
         return response
 

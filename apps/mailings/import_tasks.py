@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from apps.mailings import imports
+from apps.mailings import import_jobs
 
 
 def run_client_import(job_id: int) -> str:
     """Queued by the import page: check, then import one uploaded file."""
-    return imports.client_import_run(job_id)
+    return import_jobs.client_import_run(job_id)

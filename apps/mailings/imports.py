@@ -1,7 +1,8 @@
-"""Bulk import of clients from CSV or XLSX, in the background: the upload is
-checked and stored, a task reads it twice (once to validate every row, once to
-write), and the clients are written in short transactions of ``BATCH_SIZE`` rows
-with the owner's object permissions assigned in bulk.
+"""Bulk import of clients from CSV or XLSX: the rows are read twice (once to validate
+every row, once to write), and the clients are written in short transactions of
+``BATCH_SIZE`` rows with the owner's object permissions assigned in bulk. Reading
+files and their limits live in ``import_files``; the background job that runs this
+in ``import_jobs``.
 
 django-import-export's row machinery costs a few queries and a model ``full_clean``
 per row (the model's ``clean`` alone asks the database whether the e-mail exists):
@@ -27,43 +28,32 @@ Rules (also told to the person on the import page):
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import os
-import re
-import uuid
-import zipfile
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
-from typing import IO, Any, cast
-from xml.etree.ElementTree import ParseError
+from typing import Any, cast
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.db.models.functions import Lower
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
-from django.utils.formats import number_format
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.validators import (
     validate_no_control_characters,
     validate_no_newlines,
 )
-from apps.mailings.exports import spreadsheet_unescape
+from apps.mailings.import_files import (
+    UNPRINTABLE,
+    cell_text,
+)
 from apps.mailings.models import Client, ClientImport
 from apps.mailings.services import grant_owner_permissions_new
 
 logger = logging.getLogger(__name__)
+
 
 BATCH_SIZE = 1000  # rows per transaction
 PROGRESS_EVERY = 5000  # rows checked between two progress notes
@@ -73,21 +63,6 @@ MAX_REPORTED_ERRORS = 200
 EMAIL_MAX = cast(int, Client._meta.get_field("email").max_length)
 NAME_MAX = cast(int, Client._meta.get_field("full_name").max_length)
 # An XLSX workbook is a handful of parts; thousands of them is not a workbook.
-MAX_XLSX_PARTS = 1000
-
-# Header aliases, compared lower-cased and stripped: the export's own headers too.
-COLUMNS = {
-    "email": "email",
-    "e-mail": "email",
-    "e_mail": "email",
-    "full_name": "full_name",
-    "full name": "full_name",
-    "name": "full_name",
-    "comment": "comment",
-}
-
-# Control characters and line separators, spelled out when a report shows a cell.
-UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 IMPORT_RULES = _(
     "Columns: email (required), full_name, comment; other columns are ignored. "
@@ -95,25 +70,6 @@ IMPORT_RULES = _(
     "and comment; an address repeated in the file counts once (the first row "
     "wins). If any row is invalid nothing is imported and every bad row is listed."
 )
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be imported (format, limits, no e-mail column)."""
-
-
-@dataclass(frozen=True)
-class ImportLimits:
-    max_bytes: int
-    max_rows: int
-    max_unpacked_bytes: int
-
-    @classmethod
-    def from_settings(cls) -> ImportLimits:
-        return cls(
-            max_bytes=settings.MAILSHOT_IMPORT_MAX_BYTES,
-            max_rows=settings.MAILSHOT_IMPORT_MAX_ROWS,
-            max_unpacked_bytes=settings.MAILSHOT_IMPORT_MAX_UNPACKED_BYTES,
-        )
 
 
 @dataclass(frozen=True)
@@ -146,15 +102,6 @@ class ImportReport:
 # --- checking and cleaning rows ---------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    # Our exports escape formulas with an apostrophe: an exported file imports back.
-    return spreadsheet_unescape(str(value))
-
-
 def _shown(value: str, limit: int = 80) -> str:
     """A cell as the report shows it: cut short, control characters spelled out
     (a NUL can neither be shown nor stored in PostgreSQL's JSON)."""
@@ -174,9 +121,9 @@ def _invalid(
 def _cleaned(row: Mapping[str, Any]) -> tuple[str, str, str]:
     """(email, full_name, comment) of a row, as they would be saved."""
     return (
-        _text(row.get("email")).strip(),
-        _text(row.get("full_name")).strip(),
-        _text(row.get("comment")),
+        cell_text(row.get("email")).strip(),
+        cell_text(row.get("full_name")).strip(),
+        cell_text(row.get("comment")),
     )
 
 
@@ -427,423 +374,3 @@ def clients_import(
         progress=progress or ImportProgress(),
         batch_size=batch_size,
     )
-
-
-# --- reading files -----------------------------------------------------------------
-
-
-def _mapped(header: Iterable[Any]) -> list[str | None]:
-    names = [COLUMNS.get(_text(h).strip().lower()) for h in header]
-    if "email" not in names:
-        raise ImportFileError(
-            gettext("The file needs an “email” column in its first row.")
-        )
-    return names
-
-
-def _too_many_rows(limits: ImportLimits) -> ImportFileError:
-    return ImportFileError(
-        gettext("The file has more than %(max)s rows: split it into smaller files.")
-        % {"max": _number(limits.max_rows)}
-    )
-
-
-def _rows(
-    names: list[str | None], records: Iterator[Iterable[Any]], limits: ImportLimits
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    count = 0
-    for line, record in enumerate(records, start=2):
-        values = list(record)
-        if not any(_text(v).strip() for v in values):
-            # Blank lines (spreadsheets often end with some) are skipped, but
-            # still counted so that later rows keep their line numbers.
-            continue
-        count += 1
-        if count > limits.max_rows:
-            raise _too_many_rows(limits)
-        yield (
-            line,
-            {
-                name: value
-                for name, value in zip(names, values, strict=False)
-                if name is not None
-            },
-        )
-
-
-def read_csv(
-    file: IO[bytes], limits: ImportLimits | None = None
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, row) of a UTF-8 CSV (with or without BOM), streamed."""
-    limits = limits or ImportLimits.from_settings()
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-    try:
-        reader = csv.reader(text)
-        header = next(reader, None)
-        if header is None:
-            raise ImportFileError(gettext("The file is empty."))
-        yield from _rows(_mapped(header), reader, limits)
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(gettext("The file is not UTF-8 text.")) from exc
-    except csv.Error as exc:
-        raise ImportFileError(
-            gettext("The file is not valid CSV: %(error)s") % {"error": exc}
-        ) from exc
-    finally:
-        text.detach()
-
-
-def _not_xlsx() -> ImportFileError:
-    return ImportFileError(gettext("The file is not an XLSX workbook."))
-
-
-def check_xlsx_archive(file: IO[bytes], limits: ImportLimits) -> None:
-    """Refuse a workbook whose parts would unpack beyond the limit, from the sizes
-    the zip's directory declares, before any part is opened.
-
-    The sizes are also what limits reading: Python's zipfile never inflates a part
-    beyond its declared size (a part that claims less than it holds stops there
-    and fails its CRC check), so a lying directory cannot get past this check."""
-    try:
-        with zipfile.ZipFile(file) as archive:
-            parts = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise _not_xlsx() from exc
-    finally:
-        file.seek(0)
-    unpacked = sum(part.file_size for part in parts)
-    if len(parts) > MAX_XLSX_PARTS or unpacked > limits.max_unpacked_bytes:
-        raise ImportFileError(
-            gettext(
-                "The workbook unpacks to %(size)s, more than the %(max)s allowed: "
-                "save it as CSV, or split it into smaller files."
-            )
-            % {
-                "size": filesizeformat(unpacked),
-                "max": filesizeformat(limits.max_unpacked_bytes),
-            }
-        )
-
-
-# What a damaged or hostile workbook raises inside openpyxl and zipfile.
-_XLSX_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    KeyError,
-    OSError,
-    ValueError,
-    TypeError,
-    AttributeError,
-    EOFError,
-    ParseError,
-)
-
-
-def read_xlsx(
-    file: IO[bytes], limits: ImportLimits | None = None
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, row) of the first sheet of an XLSX workbook, streamed (read-only)."""
-    import openpyxl
-
-    limits = limits or ImportLimits.from_settings()
-    check_xlsx_archive(file, limits)
-    try:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except _XLSX_ERRORS as exc:
-        raise _not_xlsx() from exc
-    try:
-        records = workbook.active.iter_rows(values_only=True)
-        header = next(records, None)
-        if header is None:
-            raise ImportFileError(gettext("The file is empty."))
-        yield from _rows(_mapped(header), records, limits)
-    except _XLSX_ERRORS as exc:
-        raise _not_xlsx() from exc
-    finally:
-        workbook.close()
-
-
-READERS: dict[str, Callable[..., Iterator[tuple[int, dict[str, Any]]]]] = {
-    ClientImport.Format.CSV: read_csv,
-    ClientImport.Format.XLSX: read_xlsx,
-}
-
-
-def check_upload(file: IO[bytes], *, file_format: str, limits: ImportLimits) -> None:
-    """What can be refused while the person waits for the upload page: the size,
-    an XLSX whose parts unpack too far, and a CSV's encoding, e-mail column and
-    number of rows (reading a CSV of the largest allowed size takes a moment; an
-    XLSX workbook's rows are counted by the task)."""
-    file.seek(0, os.SEEK_END)
-    size = file.tell()
-    file.seek(0)
-    if size > limits.max_bytes:
-        raise ImportFileError(
-            gettext("The file is %(size)s, more than the %(max)s allowed.")
-            % {"size": filesizeformat(size), "max": filesizeformat(limits.max_bytes)}
-        )
-    if file_format == ClientImport.Format.XLSX:
-        check_xlsx_archive(file, limits)
-        return
-    try:
-        for _row in read_csv(file, limits):
-            pass
-    finally:
-        file.seek(0)
-
-
-# --- jobs ----------------------------------------------------------------------------
-
-
-def import_dir() -> Path:
-    return Path(settings.MAILSHOT_IMPORT_DIR)
-
-
-def _stale_before() -> Any:
-    """A job not heard of since then lost its worker (killed, timed out): django-q2
-    hands its task out again, and that task may take the job over."""
-    return timezone.now() - timedelta(seconds=settings.Q_CLUSTER.get("timeout") or 600)
-
-
-def _unfinished() -> Q:
-    return Q(
-        status__in=[
-            ClientImport.Status.QUEUED,
-            ClientImport.Status.CHECKING,
-            ClientImport.Status.IMPORTING,
-        ]
-    )
-
-
-def client_import_start(
-    *, owner: Any, upload: UploadedFile, file_format: str
-) -> ClientImport:
-    """Check the upload, keep it in MAILSHOT_IMPORT_DIR and queue its import.
-
-    Raises ImportFileError with the reason the file (or the person, while another
-    import of theirs runs) is refused."""
-    from django_q.tasks import async_task
-
-    job = client_import_create(owner=owner, upload=upload, file_format=file_format)
-    transaction.on_commit(
-        lambda: async_task("apps.mailings.import_tasks.run_client_import", job.pk)
-    )
-    return job
-
-
-def client_import_create(
-    *, owner: Any, upload: UploadedFile, file_format: str
-) -> ClientImport:
-    """The job of ``client_import_start``, not queued (the benchmark runs it)."""
-    if ClientImport.objects.filter(
-        _unfinished(), owner=owner, updated_at__gte=_stale_before()
-    ).exists():
-        raise ImportFileError(
-            gettext("An import of yours is still running: wait until it has finished.")
-        )
-    # An uploaded file always wraps an open file; the stubs share File's Optional.
-    check_upload(
-        cast(IO[bytes], upload.file),
-        file_format=file_format,
-        limits=ImportLimits.from_settings(),
-    )
-    directory = import_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    stored_name = f"{uuid.uuid4().hex}.{file_format}"
-    # Readable by this account only: the file lists someone's recipients.
-    fd = os.open(directory / stored_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return ClientImport.objects.create(
-        owner=owner,
-        file_format=file_format,
-        file_name=UNPRINTABLE.sub("", upload.name or "")[:255],
-        stored_name=stored_name,
-    )
-
-
-def _claim(job_id: int) -> ClientImport | None:
-    """Take the job (a conditional UPDATE decides who runs it), or None when it is
-    finished or another worker is on it."""
-    taken = (
-        ClientImport.objects.filter(pk=job_id)
-        .filter(
-            Q(status=ClientImport.Status.QUEUED)
-            | Q(_unfinished(), updated_at__lt=_stale_before())
-        )
-        .update(status=ClientImport.Status.CHECKING, updated_at=timezone.now())
-    )
-    return ClientImport.objects.get(pk=job_id) if taken else None
-
-
-def _finish(job: ClientImport, **fields: Any) -> None:
-    ClientImport.objects.filter(pk=job.pk).update(
-        finished_at=timezone.now(), updated_at=timezone.now(), **fields
-    )
-    (import_dir() / job.stored_name).unlink(missing_ok=True)
-
-
-def client_import_run(job_id: int) -> str:
-    """The task: check every row of the job's file, then write them in batches.
-    Returns a one-line summary for django-q2's task list."""
-    job = _claim(job_id)
-    if job is None:
-        return "not queued or taken by another worker"
-    reader = READERS[job.file_format]
-    path = import_dir() / job.stored_name
-    limits = ImportLimits.from_settings()
-
-    def open_rows() -> Iterator[tuple[int, dict[str, Any]]]:
-        with open(path, "rb") as file:
-            yield from reader(file, limits)
-
-    def checked(count: int) -> None:
-        ClientImport.objects.filter(pk=job.pk).update(
-            rows_checked=count, updated_at=timezone.now()
-        )
-
-    try:
-        if not path.exists():
-            raise ImportFileError(
-                gettext(
-                    "The uploaded file is not where the import looks for it "
-                    "(MAILSHOT_IMPORT_DIR must be shared by the web server and "
-                    "every cluster). Please upload it again."
-                )
-            )
-        report, count = rows_check(open_rows(), on_progress=checked)
-        if not report.ok:
-            _finish(
-                job,
-                status=ClientImport.Status.FAILED,
-                rows_checked=count,
-                error_count=report.error_count,
-                errors=[vars(error) for error in report.errors],
-            )
-            return f"refused: {report.error_count} problems"
-        ClientImport.objects.filter(pk=job.pk).update(
-            status=ClientImport.Status.IMPORTING,
-            rows_checked=count,
-            rows_total=count,
-            updated_at=timezone.now(),
-        )
-        progress = ImportProgress(job)
-        report = rows_write(owner=job.owner, rows=open_rows(), progress=progress)
-    except ImportFileError as exc:
-        _finish(job, status=ClientImport.Status.FAILED, problem=str(exc))
-        return f"refused: {exc}"
-    except Exception:
-        # Whatever went wrong, the person learns it stopped; batches already saved
-        # stay (a new import of the same file counts them as unchanged).
-        logger.exception("Client import %s stopped", job.pk)
-        _finish(
-            job,
-            status=ClientImport.Status.FAILED,
-            problem=gettext(
-                "The import stopped on an unexpected error. The rows counted below "
-                "were saved; importing the file again keeps them as they are."
-            ),
-        )
-        return "stopped on an error"
-    _finish(job, status=ClientImport.Status.DONE)
-    return (
-        f"{report.created} new, {report.updated} updated, {report.unchanged} "
-        f"unchanged, {report.duplicates} repeated"
-    )
-
-
-def job_report(job: ClientImport) -> ImportReport:
-    """The report of a job, as the import page shows it."""
-    return ImportReport(
-        created=job.created_count,
-        updated=job.updated_count,
-        unchanged=job.unchanged_count,
-        duplicates=job.duplicate_count,
-        error_count=job.error_count,
-        errors=[RowError(**error) for error in job.errors],
-    )
-
-
-def _number(value: int) -> str:
-    return number_format(value, force_grouping=True)
-
-
-def job_progress(job: ClientImport) -> dict[str, Any]:
-    """Where the job stands, in words and per cent (None while unknown): what the
-    status page shows and polls for (JSON)."""
-    Status = ClientImport.Status
-    percent: int | None = None
-    counts = {
-        "created": job.created_count,
-        "updated": job.updated_count,
-        "unchanged": job.unchanged_count,
-        "duplicates": job.duplicate_count,
-    }
-    if job.status == Status.QUEUED:
-        text = gettext("Waiting for a worker to start the import.")
-    elif job.status == Status.CHECKING:
-        text = ngettext(
-            "Checking the file: %(count)s row read.",
-            "Checking the file: %(count)s rows read.",
-            job.rows_checked,
-        ) % {"count": _number(job.rows_checked)}
-    elif job.status == Status.IMPORTING:
-        total = job.rows_total or 0
-        percent = min(100, 100 * job.rows_done // total) if total else 0
-        text = ngettext(
-            "Importing: %(done)s of %(total)s row.",
-            "Importing: %(done)s of %(total)s rows.",
-            total,
-        ) % {"done": _number(job.rows_done), "total": _number(total)}
-    elif job.status == Status.DONE:
-        percent = 100
-        text = (
-            gettext(
-                "Import done: %(created)d new, %(updated)d updated, "
-                "%(unchanged)d unchanged, %(duplicates)d repeated rows skipped."
-            )
-            % counts
-        )
-    elif job.rows_done:
-        text = (
-            gettext(
-                "Saved before the import stopped: %(created)d new, %(updated)d "
-                "updated, %(unchanged)d unchanged."
-            )
-            % counts
-        )
-    else:
-        text = job.get_status_display()
-    return {
-        "status": job.status,
-        "finished": job.is_finished,
-        "percent": percent,
-        "text": text,
-        "rows_checked": job.rows_checked,
-        "rows_total": job.rows_total,
-        "rows_done": job.rows_done,
-    }
-
-
-__all__ = [
-    "BATCH_SIZE",
-    "IMPORT_RULES",
-    "ImportFileError",
-    "ImportLimits",
-    "ImportProgress",
-    "ImportReport",
-    "RowError",
-    "check_upload",
-    "check_xlsx_archive",
-    "client_import_create",
-    "client_import_run",
-    "client_import_start",
-    "clients_import",
-    "job_progress",
-    "job_report",
-    "read_csv",
-    "read_xlsx",
-    "rows_check",
-    "rows_write",
-]

@@ -20,7 +20,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.mailings import imports
+from apps.mailings import import_files, import_jobs, imports
 from apps.mailings.models import Client, ClientImport
 from tests.factories import ClientFactory
 
@@ -158,7 +158,7 @@ def test_the_file_waits_in_the_private_import_dir_and_is_removed_after(
     assert os.stat(stored).st_mode & 0o777 == 0o600
     assert not str(stored).startswith(str(settings.MEDIA_ROOT))
     assert job.file_name == "clients.csv"
-    imports.client_import_run(job.pk)
+    import_jobs.client_import_run(job.pk)
     assert not stored.exists()
     assert Client.objects.filter(owner=alice).count() == 1
 
@@ -232,7 +232,7 @@ def test_a_100000_row_csv_is_written_by_the_task_in_100_transactions(
     rows = [["email", "full_name"]] + [
         [f"c{i}@example.org", f"C {i}"] for i in range(n)
     ]
-    job = imports.client_import_start(
+    job = import_jobs.client_import_start(
         owner=alice, upload=csv_file(rows), file_format="csv"
     )  # not in a transaction: the task is queued (and, in tests, runs) at once
     job.refresh_from_db()
@@ -246,7 +246,7 @@ def test_a_100000_row_csv_is_written_by_the_task_in_100_transactions(
 
 def _stale_job(owner, data: bytes, **fields) -> ClientImport:
     stored = f"{owner.pk}-resume.csv"
-    path = Path(imports.import_dir())
+    path = Path(import_jobs.import_dir())
     path.mkdir(parents=True, exist_ok=True)
     (path / stored).write_bytes(data)
     job = ClientImport.objects.create(
@@ -271,7 +271,7 @@ def test_a_job_handed_out_again_carries_on_after_its_saved_batches(alice):
         rows_done=3,
         created_count=3,
     )
-    imports.client_import_run(job.pk)
+    import_jobs.client_import_run(job.pk)
     job.refresh_from_db()
     assert job.status == ClientImport.Status.DONE
     assert (job.rows_done, job.created_count, job.unchanged_count) == (5, 5, 0)
@@ -286,7 +286,7 @@ def test_a_job_another_worker_is_running_is_left_alone(alice):
         stored_name="nowhere.csv",
         status=ClientImport.Status.IMPORTING,
     )
-    assert imports.client_import_run(job.pk).startswith("not queued")
+    assert import_jobs.client_import_run(job.pk).startswith("not queued")
     job.refresh_from_db()
     assert job.status == ClientImport.Status.IMPORTING
 
@@ -308,21 +308,21 @@ def test_an_import_that_stops_on_an_error_says_so_and_keeps_saved_batches(
 
     monkeypatch.setattr(imports._BatchWriter, "_save", failing)
     monkeypatch.setattr(imports, "BATCH_SIZE", 2)
-    imports.client_import_run(job.pk)
+    import_jobs.client_import_run(job.pk)
     job.refresh_from_db()
     assert job.status == ClientImport.Status.FAILED
     assert "unexpected error" in job.problem
     assert (job.rows_done, job.created_count) == (2, 2)
     assert Client.objects.filter(owner=alice).count() == 2
-    assert not (imports.import_dir() / job.stored_name).exists()
-    assert "2 new" in imports.job_progress(job)["text"]
+    assert not (import_jobs.import_dir() / job.stored_name).exists()
+    assert "2 new" in import_jobs.job_progress(job)["text"]
 
 
 def test_a_file_the_worker_cannot_find_fails_with_a_reason(alice):
     job = ClientImport.objects.create(
         owner=alice, file_format="csv", file_name="a.csv", stored_name="gone.csv"
     )
-    imports.client_import_run(job.pk)
+    import_jobs.client_import_run(job.pk)
     job.refresh_from_db()
     assert job.status == ClientImport.Status.FAILED
     assert "MAILSHOT_IMPORT_DIR" in job.problem
@@ -421,11 +421,11 @@ def test_a_zip_bomb_reaching_the_task_is_refused_before_it_is_opened(
     import openpyxl as module
 
     monkeypatch.setattr(module, "load_workbook", lambda *a, **kw: 1 / 0)
-    limits = imports.ImportLimits(
+    limits = import_files.ImportLimits(
         max_bytes=2**30, max_rows=10, max_unpacked_bytes=100 * 2**20
     )
-    with pytest.raises(imports.ImportFileError, match="unpacks to"):
-        list(imports.read_xlsx(io.BytesIO(zip_bomb), limits))
+    with pytest.raises(import_files.ImportFileError, match="unpacks to"):
+        list(import_files.read_xlsx(io.BytesIO(zip_bomb), limits))
 
 
 def _understate_sizes(data: bytes, name: bytes, size: int) -> bytes:
@@ -457,13 +457,13 @@ def test_a_workbook_that_understates_its_unpacked_size_is_stopped_while_read():
     with zipfile.ZipFile(io.BytesIO(liar)) as archive:
         declared = archive.getinfo("xl/worksheets/sheet1.xml").file_size
     assert declared == 100
-    limits = imports.ImportLimits(
+    limits = import_files.ImportLimits(
         max_bytes=2**30, max_rows=10**6, max_unpacked_bytes=2**20
     )
     # Python's zipfile inflates no more than the declared size, then the part
     # fails its CRC check: the lie costs nothing.
-    with pytest.raises(imports.ImportFileError, match="not an XLSX"):
-        list(imports.read_xlsx(io.BytesIO(liar), limits))
+    with pytest.raises(import_files.ImportFileError, match="not an XLSX"):
+        list(import_files.read_xlsx(io.BytesIO(liar), limits))
 
 
 # --- control characters -------------------------------------------------------------
