@@ -80,7 +80,7 @@ class MailingFactory(factory.django.DjangoModelFactory[Mailing]):
     @classmethod
     def _create(cls, model_class: type[Mailing], *args: Any, **kwargs: Any) -> Mailing:
         # Saved the way the admin saves one: the owner's permissions, the next run.
-        return services.mailing_save(mailing=model_class(*args, **kwargs))
+        return services.mailing_save(mailing=model_class(**kwargs))
 
     @factory.post_generation
     def clients(self, create, extracted, **kwargs):

@@ -53,7 +53,7 @@ class Engine:
     run_helpers: int  # -1: one per other running worker
     node_name: str
     max_tries_per_recipient: int
-    email_timeout: float | None
+    email_timeout: float  # 0 when unset (refused by the checks)
     task_timeout: float | None  # django-q2's Q_CLUSTER["timeout"]
     task_retry: float | None  # Q_CLUSTER["retry"]
     workers: int  # Q_CLUSTER["workers"]
@@ -78,7 +78,7 @@ def engine() -> Engine:
         run_helpers=int(_setting("MAILSHOT_RUN_HELPERS")),
         node_name=str(_setting("MAILSHOT_NODE_NAME") or ""),
         max_tries_per_recipient=int(_setting("MAILSHOT_MAX_TRIES_PER_RECIPIENT")),
-        email_timeout=settings.EMAIL_TIMEOUT,
+        email_timeout=float(settings.EMAIL_TIMEOUT or 0),
         task_timeout=q.get("timeout"),
         task_retry=q.get("retry"),
         workers=int(q.get("workers") or 1),
@@ -160,7 +160,7 @@ def _check_ranges(conf: Engine) -> list[CheckMessage]:
         ),
         (
             "E011",
-            conf.email_timeout is None or conf.email_timeout <= 0,
+            conf.email_timeout <= 0,
             "EMAIL_TIMEOUT is not a positive number of seconds.",
             "Without a timeout a silent mail server hangs a worker for ever.",
         ),

@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from apps.core import permissions
 from apps.mailings import scheduling
 from apps.mailings.models import Attempt, Client, Mailing, Message
+from apps.users.models import User
 
 
-def grant_owner_permissions(*, owner, objects: Iterable | object) -> None:
+def grant_owner_permissions(*, owner: User, objects: Model | Iterable[Model]) -> None:
     """Give `owner` the object permissions of their new `objects` (in bulk for a
     queryset or list); which ones is the permission module's business."""
     permissions.owner_permissions_grant(owner=owner, objects=objects)

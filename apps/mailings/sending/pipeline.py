@@ -194,8 +194,8 @@ class Pipeline:
         try:
             rcpt = envelope_address(row.email or "")
         except UnicodeError:
-            reply = _("This address needs SMTPUTF8, which is not used.")
-            return Report(Sent.FAILED, row, reply, message_id, timezone.now())
+            refused = _("This address needs SMTPUTF8, which is not used.")
+            return Report(Sent.FAILED, row, refused, message_id, timezone.now())
         data = self.template.build(
             emails.Recipient(
                 email=row.email or "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypedDict, Unpack
+from typing import TypedDict, Unpack, cast
 
 from cachalot.api import cachalot_disabled
 from django.db import IntegrityError, connection, transaction
@@ -22,6 +22,12 @@ from apps.mailings.sending.outcomes import RunResult
 from apps.mailings.sending.pipeline import serve
 from apps.mailings.sending.transport import SMTPSession
 from apps.mailings.services import attempt_created
+
+
+def uncached[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Run `func` around django-cachalot: starting a run must see the database as it
+    is now (its writes still invalidate the cache for the web pages)."""
+    return cast(Callable[P, R], cachalot_disabled()(func))
 
 
 class CannotRun(Exception):
@@ -91,7 +97,7 @@ def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
             f"ORDER BY {client_id}",
             [attempt_id, Delivery.Outcome.PENDING, mailing_id],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _open_or_create(*, mailing: Mailing, worker: str, now: datetime) -> Attempt | None:
@@ -107,7 +113,7 @@ def _open_or_create(*, mailing: Mailing, worker: str, now: datetime) -> Attempt 
 
 
 @retry_when_locked
-@cachalot_disabled()
+@uncached
 def start_due_run(
     mailing_id: int, *, worker: str, now: datetime | None = None
 ) -> Attempt | None:
@@ -147,7 +153,7 @@ def start_due_run(
 
 
 @retry_when_locked
-@cachalot_disabled()
+@uncached
 def start_manual_run(
     mailing_id: int, *, worker: str, now: datetime | None = None
 ) -> Attempt:

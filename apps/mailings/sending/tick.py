@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from cachalot.api import cachalot_disabled
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Mailing
-from apps.mailings.sending.runs import due, resume_attempt, run_due_mailing
+from apps.mailings.sending.runs import due, resume_attempt, run_due_mailing, uncached
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class TickResult:
 Runner = Callable[[str, int], None]
 
 
-@cachalot_disabled()
+@uncached
 def tick(*, run: Runner | None = None, now: datetime | None = None) -> TickResult:
     """One scheduler tick: start due mailings and resume runs whose lease expired.
 

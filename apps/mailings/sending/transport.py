@@ -160,7 +160,7 @@ class SMTPSession:
             self._drop()
 
     @staticmethod
-    def _check(code: int, reply: bytes, ok: tuple[int, ...]) -> None:
+    def _check(code: int, reply: bytes | str, ok: tuple[int, ...]) -> None:
         if code in ok:
             return
         text = decode_reply(code, reply)
@@ -176,6 +176,7 @@ class SMTPSession:
     def _send_once(self, sender: str, recipient: str, data: bytes) -> str:
         if self.conn is None:
             self.conn = self._open()
+        reply: bytes | str
         code, reply = self.conn.mail(sender)
         self._check(code, reply, (250,))
         code, reply = self.conn.rcpt(recipient)

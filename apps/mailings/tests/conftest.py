@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from cachalot.api import invalidate
@@ -56,9 +57,9 @@ def make_mailing(alice):
             for i in range(n)
         ]
         now = timezone.now()
-        fields.setdefault("start_at", now - timezone.timedelta(minutes=1))
-        fields.setdefault("end_at", now + timezone.timedelta(days=1))
-        mailing = MailingFactory(
+        fields.setdefault("start_at", now - timedelta(minutes=1))
+        fields.setdefault("end_at", now + timedelta(days=1))
+        mailing = MailingFactory.create(
             owner=owner,
             message=MessageFactory(
                 owner=owner,
