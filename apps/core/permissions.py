@@ -36,15 +36,18 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Field, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models.options import Options
 from guardian.shortcuts import assign_perm
 from guardian.utils import get_user_obj_perms_model
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
-    Person = AbstractBaseUser | AnonymousUser
+    from apps.users.models import User
+
+    # Whoever a request carries: someone signed in, or nobody.
+    Person = User | AnonymousUser
 else:
     Person = Any
 
@@ -74,7 +77,7 @@ def role(user: Person) -> Role:
 
     Recomputed when the active or superuser flag of that object changed since."""
     active = bool(user.is_authenticated and user.is_active)
-    superuser = bool(getattr(user, "is_superuser", False))
+    superuser = bool(user.is_superuser)
     cached: Role | None = getattr(user, _ROLE_ATTRIBUTE, None)
     if cached is not None and (cached.active, cached.superuser) == (
         active,
@@ -151,10 +154,16 @@ def _perm(action: str, model: type[Model]) -> str:
     return f"{model._meta.app_label}.{_codename(action, model)}"
 
 
-def _parent(model: type[Model], owned: Ownership) -> type[Model]:
-    related = model._meta.get_field(owned.via).related_model
-    assert isinstance(related, type)
+def _related_model(model: type[Model], name: str) -> type[Model]:
+    """The model that `model`'s relation `name` points to (never "self" here: the
+    registry names real foreign keys)."""
+    related = model._meta.get_field(name).related_model
+    assert isinstance(related, type) and issubclass(related, Model)
     return related
+
+
+def _parent(model: type[Model], owned: Ownership) -> type[Model]:
+    return _related_model(model, owned.via)
 
 
 # --- questions about a whole model --------------------------------------------------
@@ -199,8 +208,7 @@ def _owned_by(user: Person, model: type[Model], owner_path: str) -> Q | Exists:
     # first along the attempted_at index instead of sorting all of someone's
     # 100,000 attempts for a page of 50.
     relation, field = owner_path.split("__", 1)
-    related = model._meta.get_field(relation).related_model
-    assert isinstance(related, type)
+    related = _related_model(model, relation)
     return Exists(
         related._default_manager.filter(pk=OuterRef(f"{relation}_id"), **{field: user})
     )
@@ -253,7 +261,7 @@ def visible(user: Person, model: type[Model], action: str = "view") -> QuerySet[
         content_type__model=opts.model_name,
         codename=codename,
     ).values("pk")[:1]
-    holds = get_user_obj_perms_model(model).objects.filter(
+    holds = _user_permission_model(model)._default_manager.filter(
         user=user,
         permission_id=Subquery(permission),
         content_object_id=OuterRef("pk"),
@@ -286,7 +294,7 @@ def owner_of(obj: Model) -> Any:
     return value
 
 
-def owner_permissions_grant(*, owner: Any, objects: Model | Iterable[Model]) -> None:
+def owner_permissions_grant(*, owner: User, objects: Model | Iterable[Model]) -> None:
     """Give `owner` the object permissions their objects come with.
 
     A queryset or list is assigned in bulk (one INSERT per permission).
@@ -306,11 +314,13 @@ def owner_permissions_grant(*, owner: Any, objects: Model | Iterable[Model]) -> 
     if entry is None:
         raise LookupError(f"{model.__name__} has no registered owner.")
     for codename in entry.granted:
-        assign_perm(f"{model._meta.app_label}.{codename}", owner, target)
+        # Guardian's hint says one object, but a queryset is its documented bulk
+        # form (one INSERT for all of them).
+        assign_perm(f"{model._meta.app_label}.{codename}", owner, target)  # type: ignore[arg-type]
 
 
 def owner_permissions_grant_new(
-    *, owner: Any, model: type[Model], ids: list[Any]
+    *, owner: User, model: type[Model], ids: list[Any]
 ) -> None:
     """Like `owner_permissions_grant`, for objects just created in bulk.
 
@@ -332,11 +342,10 @@ def owner_permissions_grant_new(
             codename__in=entry.granted,
         ).values_list("pk", flat=True)
     )
-    perm_opts = get_user_obj_perms_model(model)._meta
+    perm_opts = _user_permission_model(model)._meta
     q = connection.ops.quote_name
     columns = ", ".join(
-        q(perm_opts.get_field(name).column)
-        for name in ("user", "permission", "content_object")
+        q(_column(perm_opts, name)) for name in ("user", "permission", "content_object")
     )
     perm_marks = ", ".join(["%s"] * len(permission_ids))
     chunk = 900  # SQLite's limit on query parameters, with room to spare
@@ -351,3 +360,16 @@ def owner_permissions_grant_new(
                 f"AND p.{q('id')} IN ({perm_marks})",
                 [owner.pk, *part, *permission_ids],
             )
+
+
+def _user_permission_model(model: type[Model]) -> type[Model]:
+    """Guardian's table of per-object user permissions for `model` (its direct
+    foreign-key table). Guardian's hint asks for an object, but its code takes the
+    class as well, and here there is no object to give."""
+    return get_user_obj_perms_model(model)  # type: ignore[arg-type]
+
+
+def _column(opts: Options[Any], name: str) -> str:
+    field = opts.get_field(name)
+    assert isinstance(field, Field) and field.column is not None
+    return field.column

@@ -16,10 +16,8 @@ from apps.users.roles import OWNER_PERMISSIONS
 
 
 def register() -> None:
-    for model in (Client, Message, Mailing):
-        permissions.register(
-            model, owner="owner", granted=OWNER_PERMISSIONS[model._meta.model_name]
-        )
+    for model, name in ((Client, "client"), (Message, "message"), (Mailing, "mailing")):
+        permissions.register(model, owner="owner", granted=OWNER_PERMISSIONS[name])
     # A run is its mailing's owner's; whoever adds mailings reads their runs.
     permissions.register(
         Attempt,
