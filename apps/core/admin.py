@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
@@ -31,6 +32,7 @@ from guardian.admin import GuardedModelAdminMixin
 from unfold.admin import ModelAdmin
 
 from apps.core import deletion, permissions
+from apps.core.http import AuthenticatedHttpRequest
 from apps.core.validators import parse_id
 
 
@@ -40,16 +42,22 @@ class SuperuserOnlyAdminMixin:
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_view_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def has_add_permission(self, request: HttpRequest, *args) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return request.user.is_active and request.user.is_superuser
 
 
@@ -103,49 +111,55 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         object_list = self.object_list
-        if not hasattr(object_list, "query"):
+        if not isinstance(object_list, QuerySet):
             return len(object_list)
         count = object_list.order_by()[: self.cap + 1].count()
         return AtLeast(count) if count > self.cap else count
 
 
-class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
+class OwnedModelAdmin[ModelT: Model](GuardedModelAdminMixin, ModelAdmin):
     """Objects with an ``owner``: users work on their own, managers only look.
 
     Guardian's "object permissions" pages are kept for superusers only: its own check
-    lets anyone who may change the model grant permissions to anybody (PITFALLS).
+    lets anyone who may change the model grant permissions to anybody.
+
+    Every page of the admin is behind its login, so ``request.user`` is a person
+    (``AuthenticatedHttpRequest``), never AnonymousUser.
     """
 
+    model: type[ModelT]
     owner_field = "owner"
     change_form_template = "admin/owned_change_form.html"
-    paginator = CappedPaginator
+    paginator: type[Paginator] = CappedPaginator
     # No second COUNT(*) of everything the person sees ("of N total") on each page.
     show_full_result_count = False
 
     def _has_owner_field(self) -> bool:
         return any(f.name == self.owner_field for f in self.opts.concrete_fields)
 
-    def _shows_owner(self, request: HttpRequest) -> bool:
+    def _shows_owner(self, request: AuthenticatedHttpRequest) -> bool:
         # Only people who see everybody's objects need to be told whose they are.
         return self._has_owner_field() and permissions.sees_all(
             request.user, self.model
         )
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: AuthenticatedHttpRequest) -> QuerySet[Any]:
         qs = permissions.visible(request.user, self.model)
         ordering = self.get_ordering(request)
         if ordering:
             qs = qs.order_by(*ordering)
         return qs
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
+    def has_module_permission(self, request: AuthenticatedHttpRequest) -> bool:
         return self.has_view_permission(request)
 
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+    def has_add_permission(
+        self, request: AuthenticatedHttpRequest, *args: object
+    ) -> bool:
         return permissions.may(request.user, "add", self.model)
 
     def has_view_permission(
-        self, request: HttpRequest, obj: Model | None = None
+        self, request: AuthenticatedHttpRequest, obj: ModelT | None = None
     ) -> bool:
         if obj is None:
             return permissions.may(request.user, "view", self.model) or permissions.may(
@@ -156,14 +170,14 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
         )
 
     def has_change_permission(
-        self, request: HttpRequest, obj: Model | None = None
+        self, request: AuthenticatedHttpRequest, obj: ModelT | None = None
     ) -> bool:
         if obj is None:
             return permissions.may(request.user, "change", self.model)
         return permissions.can(request.user, "change", obj)
 
     def has_delete_permission(
-        self, request: HttpRequest, obj: Model | None = None
+        self, request: AuthenticatedHttpRequest, obj: ModelT | None = None
     ) -> bool:
         if obj is None:
             return permissions.may(request.user, "delete", self.model)
@@ -171,31 +185,37 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
 
     # --- who owns what, shown to managers and superusers only ---
 
-    def get_list_display(self, request):
+    def get_list_display(self, request: AuthenticatedHttpRequest) -> list[Any]:
         list_display = list(super().get_list_display(request))
         if self._shows_owner(request) and self.owner_field not in list_display:
             list_display.append(self.owner_field)
         return list_display
 
-    def get_list_select_related(self, request):
+    def get_list_select_related(
+        self, request: AuthenticatedHttpRequest
+    ) -> bool | list[str] | tuple[str, ...]:
         related = super().get_list_select_related(request)
         if self._shows_owner(request) and isinstance(related, list | tuple):
             related = [*related, self.owner_field]
         return related
 
-    def get_search_fields(self, request):
+    def get_search_fields(self, request: AuthenticatedHttpRequest) -> list[str]:
         search_fields = list(super().get_search_fields(request))
         if search_fields and self._shows_owner(request):
             search_fields.append(f"{self.owner_field}__email")
         return search_fields
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: AuthenticatedHttpRequest, obj: ModelT | None = None
+    ) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None and self._shows_owner(request):
             readonly.append(self.owner_field)
         return readonly
 
-    def get_fields(self, request, obj=None):
+    def get_fields(
+        self, request: AuthenticatedHttpRequest, obj: ModelT | None = None
+    ) -> list[Any]:
         fields = list(super().get_fields(request, obj))
         if obj is not None and self._shows_owner(request):
             if self.owner_field not in fields:
@@ -204,7 +224,13 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
 
     # --- saving ---
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self,
+        request: AuthenticatedHttpRequest,
+        obj: ModelT,
+        form: object,
+        change: bool,
+    ) -> None:
         """A new object is the person's, with its owner's object permissions (an
         admin whose objects have a service of their own overrides this)."""
         if not change and not getattr(obj, f"{self.owner_field}_id", None):
@@ -221,7 +247,7 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
     # beyond, in a task.
     delete_inline_max = 5_000
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+    def get_actions(self, request: AuthenticatedHttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         if "delete_selected" in actions:
             # Django's own walks every related object and checks each one's
@@ -231,7 +257,7 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
         return actions
 
     def delete_selected(
-        self, request: HttpRequest, queryset: QuerySet
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Any]
     ) -> HttpResponse | None:
         """The changelist's "Delete selected": a page of counts, then one
         set-based delete of what the person may delete among the selection."""
@@ -281,7 +307,7 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
         return None
 
     def _delete_confirmation(
-        self, request: HttpRequest, deletable: QuerySet
+        self, request: AuthenticatedHttpRequest, deletable: QuerySet[Any]
     ) -> HttpResponse | None:
         plan = deletion.deletion_plan(deletable)
         if not plan.counts[self.model]:
@@ -311,8 +337,8 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
         selection: list[tuple[str, object]] = [
             ("action", "delete_selected"),
             *(
-                (admin.helpers.ACTION_CHECKBOX_NAME, pk)
-                for pk in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+                (ACTION_CHECKBOX_NAME, pk)
+                for pk in request.POST.getlist(ACTION_CHECKBOX_NAME)
             ),
         ]
         if request.POST.get("select_across") == "1":
@@ -330,11 +356,13 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
             danger=True,
         )
 
-    def _summary_text(self, counts: Counter[type[Model]] | dict) -> str:
+    def _summary_text(
+        self, counts: Counter[type[Model]] | dict[type[Model], int]
+    ) -> str:
         return "; ".join(line.lower() for line in _summary_lines(counts))
 
     def get_deleted_objects(
-        self, objs: Iterable[Model], request: HttpRequest
+        self, objs: Iterable[ModelT], request: AuthenticatedHttpRequest
     ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
         """The delete page of an object: what goes with it, counted (a mailing's
         runs may hold 100,000 deliveries), and what stops it (a message in use)."""
@@ -365,26 +393,34 @@ class OwnedModelAdmin(GuardedModelAdminMixin, ModelAdmin):
 
     # --- guardian's object-permission pages: superusers only ---
 
-    def _require_superuser(self, request, object_pk: str) -> None:
+    def _require_superuser(
+        self, request: AuthenticatedHttpRequest, object_pk: str
+    ) -> None:
         if not request.user.is_superuser:
             raise PermissionDenied
         if parse_id(object_pk) is None:
             raise Http404  # guardian would query with "abc" and fail with a 500
 
-    def obj_perms_manage_view(self, request, object_pk):
+    def obj_perms_manage_view(
+        self, request: AuthenticatedHttpRequest, object_pk: str
+    ) -> HttpResponseBase:
         self._require_superuser(request, object_pk)
         return super().obj_perms_manage_view(request, object_pk)
 
-    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+    def obj_perms_manage_user_view(
+        self, request: AuthenticatedHttpRequest, object_pk: str, user_id: str
+    ) -> HttpResponseBase:
         self._require_superuser(request, object_pk)
         return super().obj_perms_manage_user_view(request, object_pk, user_id)
 
-    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+    def obj_perms_manage_group_view(
+        self, request: AuthenticatedHttpRequest, object_pk: str, group_id: str
+    ) -> HttpResponseBase:
         self._require_superuser(request, object_pk)
         return super().obj_perms_manage_group_view(request, object_pk, group_id)
 
 
-def _summary_lines(counts: Counter[type[Model]] | dict) -> list[str]:
+def _summary_lines(counts: Counter[type[Model]] | dict[type[Model], int]) -> list[str]:
     """One line per kind of object that goes ("Clients: 100,000")."""
     return [
         f"{capfirst(model._meta.verbose_name_plural)}: "
@@ -407,8 +443,8 @@ def render_confirmation(
     *,
     title: str,
     question: str,
-    objects=(),
-    skipped=(),
+    objects: Iterable[object] = (),
+    skipped: Iterable[object] = (),
     skipped_note: str = "",
     hidden: Iterable[tuple[str, object]] = (),
     submit_label: str = "",
@@ -417,8 +453,9 @@ def render_confirmation(
 ) -> TemplateResponse:
     """A page that asks before an action changes anything, and POSTs (with CSRF).
 
-    Unfold's row and detail actions are plain GET links (PITFALLS): they lead here,
-    and only the form on this page acts. Bulk actions come here from the changelist.
+    Unfold's row and detail actions are plain GET links, which must not change
+    anything (a prefetch or a crawler would follow them): they lead here, and only
+    the form on this page acts. Bulk actions come here from the changelist.
     """
     context = {
         **model_admin.admin_site.each_context(request),
@@ -438,7 +475,9 @@ def render_confirmation(
     return TemplateResponse(request, "admin/confirm_action.html", context)
 
 
-def view_on_site(request: HttpRequest, content_type_id: int, object_id: str):
+def view_on_site(
+    request: HttpRequest, content_type_id: int, object_id: str
+) -> HttpResponseBase:
     """Django's "view on site" redirect (``/admin/r/<ct>/<id>/``), for objects the
     person may see in the admin only.
 
@@ -465,7 +504,9 @@ def confirmed(request: HttpRequest) -> bool:
     return request.method == "POST" and request.POST.get("post") == "yes"
 
 
-def bulk_action_fields(action: str, objects: Iterable) -> list[tuple[str, object]]:
+def bulk_action_fields(
+    action: str, objects: Iterable[Model]
+) -> list[tuple[str, object]]:
     """Hidden fields that send a changelist action back with its selection, confirmed.
 
     Without ``index`` Django treats the POST as the answer of a confirmation page.
@@ -473,7 +514,7 @@ def bulk_action_fields(action: str, objects: Iterable) -> list[tuple[str, object
     return [
         ("action", action),
         ("post", "yes"),
-        *((admin.helpers.ACTION_CHECKBOX_NAME, obj.pk) for obj in objects),
+        *((ACTION_CHECKBOX_NAME, obj.pk) for obj in objects),
     ]
 
 
@@ -483,7 +524,7 @@ admin.site.index_title = _("Dashboard")
 
 
 # --- django-q2: restyled with Unfold (its own pages are unstyled) and, since whoever
-# can edit a Schedule can run any dotted function, for superusers only (PITFALLS). ---
+# can edit a Schedule can run any dotted function, for superusers only. ---
 
 _registered = {
     m for m in (Schedule, Success, Failure, OrmQ) if admin.site.is_registered(m)
@@ -499,18 +540,18 @@ class ScheduleAdmin(SuperuserOnlyAdminMixin, q_admin.ScheduleAdmin, ModelAdmin):
 
 @admin.register(Success)
 class SuccessAdmin(SuperuserOnlyAdminMixin, q_admin.TaskAdmin, ModelAdmin):
-    def has_add_permission(self, request, *args) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
         return False
 
 
 @admin.register(Failure)
 class FailureAdmin(SuperuserOnlyAdminMixin, q_admin.FailAdmin, ModelAdmin):
-    def has_add_permission(self, request, *args) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
         return False
 
 
 class QueueAdmin(SuperuserOnlyAdminMixin, q_admin.QueueAdmin, ModelAdmin):
-    def has_add_permission(self, request, *args) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
         return False
 
 

@@ -5,10 +5,23 @@ guardian object permissions); this module only describes the pages and the
 managers' "disable / enable" actions.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.db.models import QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,6 +36,7 @@ from unfold.decorators import action, display
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.forms import IdChoicesGuardMixin
+from apps.core.http import AuthenticatedHttpRequest
 from apps.mailings import (
     exports,
     import_files,
@@ -40,6 +54,10 @@ from apps.mailings.models import (
     Message,
 )
 from apps.mailings.resources import ClientResource
+from apps.users.models import User
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ClientMailingFilter(admin.SimpleListFilter):
@@ -52,7 +70,7 @@ class ClientMailingFilter(admin.SimpleListFilter):
     title = _("mailing")
     parameter_name = "mailing"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         mailing_id = mailing_filter_id(self.value())
         if mailing_id is None:
             return []
@@ -64,7 +82,7 @@ class ClientMailingFilter(admin.SimpleListFilter):
         )
         return [(str(mailing.pk), str(mailing))] if mailing else []
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         mailing_id = mailing_filter_id(self.value())
         if mailing_id is not None:
             return queryset.filter(mailings=mailing_id)
@@ -72,7 +90,7 @@ class ClientMailingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Client)
-class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
+class ClientAdmin(ImportExportMixin, OwnedModelAdmin[Client]):
     """Clients, with import (CSV, XLSX) and export of the clients a person sees."""
 
     resource_classes = [ClientResource]
@@ -98,33 +116,40 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
             gettext("Unsubscribed") if obj.is_unsubscribed else gettext("Subscribed")
         )
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self,
+        request: AuthenticatedHttpRequest,
+        obj: Client | None = None,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm[Any]]:
+        form: type[forms.ModelForm[Any]] = super().get_form(request, obj, **kwargs)
         if obj is None:
             # Model validation (unique e-mail per owner) needs the owner before save.
             owner = request.user
 
-            class OwnedForm(form):
-                def _post_clean(self):
+            # mypy takes no base class that is a value (the admin makes this form
+            # class for each request).
+            class OwnedForm(form):  # type: ignore[misc, valid-type]
+                def __init__(self, *args: Any, **kw: Any) -> None:
+                    super().__init__(*args, **kw)
                     self.instance.owner = owner
-                    super()._post_clean()
 
             return OwnedForm
         return form
 
     # --- import and export ---
 
-    def has_import_permission(self, request) -> bool:
+    def has_import_permission(self, request: AuthenticatedHttpRequest) -> bool:
         # People who keep clients (and superusers); managers only look.
         return permissions.may(request.user, "add", Client)
 
-    def has_export_permission(self, request) -> bool:
+    def has_export_permission(self, request: AuthenticatedHttpRequest) -> bool:
         # Whoever sees the list exports it: the export's queryset is the list's
         # (get_export_queryset -> get_queryset -> selectors), so a user exports only
         # their own clients and a manager, who may view everyone's, all of them.
         return request.user.is_active and self.has_view_permission(request)
 
-    def get_urls(self):
+    def get_urls(self) -> list[Any]:
         jobs = [
             path(
                 "import/<int:job_id>/",
@@ -139,9 +164,12 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
         ]
         return [*jobs, *super().get_urls()]
 
-    def import_action(self, request, **kwargs):
+    def import_action(
+        self, request: AuthenticatedHttpRequest, **kwargs: Any
+    ) -> HttpResponse:
         """The import page: upload a file, which is checked, stored and imported by
-        a task (``apps.mailings.import_jobs``); then the job's page shows its progress."""
+        a task (``apps.mailings.import_jobs``); then the job's page shows its
+        progress."""
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = self.create_import_form(request)
@@ -172,7 +200,9 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, [self.import_template_name], context)
 
-    def _import_job(self, request, job_id: int) -> ClientImport:
+    def _import_job(
+        self, request: AuthenticatedHttpRequest, job_id: int
+    ) -> ClientImport:
         # Only the person who uploaded the file (and superusers): 404 for anyone
         # else, who then cannot even learn that the job exists.
         job = selectors.visible_client_imports(request.user).filter(pk=job_id).first()
@@ -180,7 +210,9 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
             raise Http404
         return job
 
-    def import_status_view(self, request, job_id: int):
+    def import_status_view(
+        self, request: AuthenticatedHttpRequest, job_id: int
+    ) -> HttpResponse:
         """One import's progress, then its result: a finished import goes on to
         the client list with its counts, a refused one lists its problems here.
         Template ``mailings/admin/client_import_status.html``; context: ``job``,
@@ -203,7 +235,9 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
             request, ["mailings/admin/client_import_status.html"], context
         )
 
-    def import_progress_view(self, request, job_id: int):
+    def import_progress_view(
+        self, request: AuthenticatedHttpRequest, job_id: int
+    ) -> JsonResponse:
         """What the status page polls: ``import_jobs.job_progress`` as JSON."""
         job = self._import_job(request, job_id)
         response = JsonResponse(import_jobs.job_progress(job))
@@ -212,7 +246,7 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(OwnedModelAdmin):
+class MessageAdmin(OwnedModelAdmin[Message]):
     list_display = ["subject", "created_at"]
     search_fields = ["subject"]
     fields = ["subject", "body"]
@@ -223,27 +257,29 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
         model = Mailing
         fields = ["message", "clients", "start_at", "end_at", "periodicity"]
 
-    def __init__(self, *args, owner=None, **kwargs):
+    def __init__(self, *args: Any, owner: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
         if owner is not None:
+            # Model validation (one owner's clients only) needs the owner before save.
+            if not self.instance.owner_id:
+                self.instance.owner = owner
             # Only the owner's own clients and messages are valid choices: a crafted
             # POST with someone else's id fails validation with a form error.
-            if "clients" in self.fields:
-                self.fields["clients"].queryset = selectors.owned_clients(owner)
-            if "message" in self.fields:
-                self.fields["message"].queryset = selectors.owned_messages(owner)
+            choices = {
+                "clients": selectors.owned_clients(owner),
+                "message": selectors.owned_messages(owner),
+            }
+            for name, queryset in choices.items():
+                field = self.fields.get(name)
+                if isinstance(field, forms.ModelChoiceField):
+                    field.queryset = queryset
         zone = timezone.get_current_timezone_name()
         for name in ("start_at", "end_at"):
             if name in self.fields:
                 self.fields[name].help_text = gettext("Time zone: %(zone)s") % {
                     "zone": zone
                 }
-
-    def _post_clean(self):
-        if self.owner is not None and not self.instance.owner_id:
-            self.instance.owner = self.owner
-        super()._post_clean()
 
 
 def _merged(name: str, own: list[str]) -> list[str]:
@@ -253,7 +289,7 @@ def _merged(name: str, own: list[str]) -> list[str]:
 
 
 @admin.register(Mailing)
-class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
+class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
     form = MailingForm
     list_display = [
         "__str__",
@@ -278,7 +314,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
 
     # --- the report of runs (attempts), streamed as CSV ---
 
-    def get_urls(self):
+    def get_urls(self) -> list[Any]:
         report = path(
             "attempts-export/",
             self.admin_site.admin_view(self.attempts_export_view),
@@ -286,7 +322,9 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         )
         return [report, *super().get_urls()]
 
-    def has_attempts_report_permission(self, request, object_id=None) -> bool:
+    def has_attempts_report_permission(
+        self, request: AuthenticatedHttpRequest, object_id: str | None = None
+    ) -> bool:
         return permissions.may(request.user, "view", Attempt)
 
     @action(
@@ -295,10 +333,14 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         permissions=["attempts_report"],
         icon="download",
     )
-    def attempts_report(self, request):
+    def attempts_report(
+        self, request: AuthenticatedHttpRequest
+    ) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:mailings_mailing_attempts_export"))
 
-    def attempts_export_view(self, request):
+    def attempts_export_view(
+        self, request: AuthenticatedHttpRequest
+    ) -> HttpResponseBase:
         """Every run the person may see (``?mailing=ID`` for one mailing's)."""
         if not self.has_attempts_report_permission(request):
             raise PermissionDenied
@@ -317,44 +359,62 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
     CLIENTS_LISTED = 100
     MANY_CLIENTS_FIELDS = ["clients_summary", "add_clients", "remove_clients"]
 
-    def _clients_count(self, request, obj: Mailing) -> int:
-        counts = request.__dict__.setdefault("_mailing_clients_count", {})
+    def _clients_count(self, request: AuthenticatedHttpRequest, obj: Mailing) -> int:
+        counts: dict[int, int] = request.__dict__.setdefault(
+            "_mailing_clients_count", {}
+        )
         if obj.pk not in counts:
             counts[obj.pk] = obj.clients.count()
         return counts[obj.pk]
 
-    def _many_clients(self, request, obj) -> bool:
+    def _many_clients(
+        self, request: AuthenticatedHttpRequest, obj: Mailing | None
+    ) -> bool:
         return (
             obj is not None
             and self.has_change_permission(request, obj)
             and self._clients_count(request, obj) > self.CLIENTS_LISTED
         )
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(
+        self,
+        request: AuthenticatedHttpRequest,
+        obj: Mailing | None = None,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm[Any]]:
         owner = obj.owner if obj is not None else request.user
         if self._many_clients(request, obj):
             kwargs["form"] = self._many_clients_form(request, owner)
-        form_class = super().get_form(request, obj, **kwargs)
+        form_class: type[forms.ModelForm[Any]] = super().get_form(
+            request, obj, **kwargs
+        )
 
-        class BoundOwnerForm(form_class):
-            def __init__(self, *args, **kw):
+        # mypy takes no base class that is a value (the admin makes this form class
+        # for each request).
+        class BoundOwnerForm(form_class):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any) -> None:
                 kw.setdefault("owner", owner)
                 super().__init__(*args, **kw)
 
         return BoundOwnerForm
 
-    def _many_clients_form(self, request, owner):
+    def _many_clients_form(
+        self, request: AuthenticatedHttpRequest, owner: User
+    ) -> type[MailingForm]:
         db_field = Mailing._meta.get_field("clients")
 
-        def picker(label, help_text):
+        def picker(
+            label: StrOrPromise, help_text: StrOrPromise
+        ) -> forms.ModelMultipleChoiceField[Any]:
             field = self.formfield_for_manytomany(db_field, request)
+            assert isinstance(field, forms.ModelMultipleChoiceField)
             field.queryset = selectors.owned_clients(owner)
             field.required = False
             field.label = label
             field.help_text = help_text
             return field
 
-        class ManyClientsMailingForm(self.form):
+        class ManyClientsMailingForm(MailingForm):
             add_clients = picker(
                 _("add clients"), _("Search your clients by e-mail or name.")
             )
@@ -362,8 +422,9 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
                 _("remove clients"), _("These clients no longer receive it.")
             )
 
-            def _save_m2m(self):
-                super()._save_m2m()
+            def _save_m2m(self) -> None:
+                # Private in Django, hence missing from its stubs.
+                super()._save_m2m()  # type: ignore[misc]
                 added = self.cleaned_data.get("add_clients")
                 removed = self.cleaned_data.get("remove_clients")
                 if added:
@@ -375,7 +436,9 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
 
     # A read-only page would list every client of the mailing (maybe 100,000 names):
     # people who may only look get a count instead.
-    def get_fields(self, request, obj=None):
+    def get_fields(
+        self, request: AuthenticatedHttpRequest, obj: Mailing | None = None
+    ) -> list[Any]:
         fields = list(super().get_fields(request, obj))
         if obj is not None and not self.has_change_permission(request, obj):
             fields = ["clients_summary" if f == "clients" else f for f in fields]
@@ -384,7 +447,9 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
             fields[at : at + 1] = self.MANY_CLIENTS_FIELDS
         return list(dict.fromkeys(fields))
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: AuthenticatedHttpRequest, obj: Mailing | None = None
+    ) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             # Set by the engine and by managers, shown to everyone who opens it.
@@ -410,7 +475,13 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
             gettext("see them in the client list"),
         )
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self,
+        request: AuthenticatedHttpRequest,
+        obj: Mailing,
+        form: object,
+        change: bool,
+    ) -> None:
         # What saving a mailing does (the owner's permissions, its next run) is
         # the service's to say; the admin only names the owner of a new one.
         if not change and not obj.owner_id:
@@ -419,26 +490,40 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
 
     # --- managers: disable / enable (permission mailings.toggle_mailing) ---
 
-    def has_toggle_permission(self, request, object_id=None) -> bool:
+    def has_toggle_permission(
+        self, request: AuthenticatedHttpRequest, object_id: str | None = None
+    ) -> bool:
         return permissions.may(request.user, "toggle", Mailing)
 
-    def _toggle_target(self, request, object_id, *, enabled: bool) -> bool:
+    def _toggle_target(
+        self, request: AuthenticatedHttpRequest, object_id: str, *, enabled: bool
+    ) -> bool:
         if not self.has_toggle_permission(request):
             return False
         mailing = self.get_object(request, str(object_id))
         return mailing is not None and mailing.is_enabled != enabled
 
-    def has_disable_permission(self, request, object_id=None) -> bool:
+    def has_disable_permission(
+        self, request: AuthenticatedHttpRequest, object_id: str | None = None
+    ) -> bool:
         if object_id is None:
             return self.has_toggle_permission(request)
         return self._toggle_target(request, object_id, enabled=False)
 
-    def has_enable_permission(self, request, object_id=None) -> bool:
+    def has_enable_permission(
+        self, request: AuthenticatedHttpRequest, object_id: str | None = None
+    ) -> bool:
         if object_id is None:
             return self.has_toggle_permission(request)
         return self._toggle_target(request, object_id, enabled=True)
 
-    def _set_enabled(self, request, mailings, *, enabled: bool) -> int:
+    def _set_enabled(
+        self,
+        request: AuthenticatedHttpRequest,
+        mailings: Iterable[Mailing],
+        *,
+        enabled: bool,
+    ) -> int:
         changed = 0
         for mailing in mailings:
             # The action's permission is model-level; each object is checked too.
@@ -449,7 +534,13 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
                 changed += 1
         return changed
 
-    def _bulk_toggle(self, request, queryset, *, enabled: bool):
+    def _bulk_toggle(
+        self,
+        request: AuthenticatedHttpRequest,
+        queryset: QuerySet[Mailing],
+        *,
+        enabled: bool,
+    ) -> None:
         changed = self._set_enabled(request, queryset, enabled=enabled)
         text = (
             ngettext(
@@ -463,14 +554,20 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         self.message_user(request, text % {"count": changed}, messages.SUCCESS)
 
     @action(description=_("Disable selected mailings"), permissions=["toggle"])
-    def disable_mailings(self, request, queryset):
+    def disable_mailings(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Mailing]
+    ) -> None:
         self._bulk_toggle(request, queryset, enabled=False)
 
     @action(description=_("Enable selected mailings"), permissions=["toggle"])
-    def enable_mailings(self, request, queryset):
+    def enable_mailings(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Mailing]
+    ) -> None:
         self._bulk_toggle(request, queryset, enabled=True)
 
-    def _detail_toggle(self, request, object_id, *, enabled: bool):
+    def _detail_toggle(
+        self, request: AuthenticatedHttpRequest, object_id: str, *, enabled: bool
+    ) -> HttpResponse:
         mailing = self.get_object(request, str(object_id))
         if mailing is None:
             raise Http404
@@ -504,7 +601,9 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         permissions=["disable"],
         icon="pause_circle",
     )
-    def disable_detail(self, request, object_id):
+    def disable_detail(
+        self, request: AuthenticatedHttpRequest, object_id: str
+    ) -> HttpResponse:
         return self._detail_toggle(request, object_id, enabled=False)
 
     @action(
@@ -513,7 +612,9 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin):
         permissions=["enable"],
         icon="play_circle",
     )
-    def enable_detail(self, request, object_id):
+    def enable_detail(
+        self, request: AuthenticatedHttpRequest, object_id: str
+    ) -> HttpResponse:
         return self._detail_toggle(request, object_id, enabled=True)
 
 

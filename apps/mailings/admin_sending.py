@@ -19,6 +19,7 @@ from unfold.decorators import action, display
 
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin
+from apps.core.http import AuthenticatedHttpRequest
 from apps.core.validators import parse_id
 from apps.mailings import selectors, services
 from apps.mailings.exports import export_attempts_csv
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     # The admin MailingSendingMixin is mixed into, for the type checker only: at run
     # time the mixin stays a plain class, so MailingAdmin's bases are unchanged.
-    _MailingAdminBase = admin.ModelAdmin[Mailing]
+    _MailingAdminBase = OwnedModelAdmin[Mailing]
 else:
     _MailingAdminBase = object
 
@@ -141,13 +142,17 @@ class MailingSendingMixin(_MailingAdminBase):
             inlines.append(AttemptInline)
         return inlines
 
-    def _visible_mailing(self, request: HttpRequest, object_id) -> Mailing | None:
+    def _visible_mailing(
+        self, request: AuthenticatedHttpRequest, object_id
+    ) -> Mailing | None:
         mailing_id = parse_id(object_id)
         if mailing_id is None:
             return None  # not an id: no such mailing, and no query
         return self.get_queryset(request).filter(pk=mailing_id).first()
 
-    def _sendable_mailing(self, request: HttpRequest, object_id) -> Mailing:
+    def _sendable_mailing(
+        self, request: AuthenticatedHttpRequest, object_id
+    ) -> Mailing:
         mailing = self._visible_mailing(request, object_id)
         if mailing is None:
             raise Http404(gettext("No such mailing."))
@@ -155,7 +160,9 @@ class MailingSendingMixin(_MailingAdminBase):
             raise PermissionDenied
         return mailing
 
-    def has_send_now_permission(self, request: HttpRequest, object_id=None) -> bool:
+    def has_send_now_permission(
+        self, request: AuthenticatedHttpRequest, object_id=None
+    ) -> bool:
         """Owners (and superusers) send; managers, who only view, do not."""
         if object_id is None:
             return permissions.may(request.user, "send", Mailing)
@@ -172,7 +179,7 @@ class MailingSendingMixin(_MailingAdminBase):
         permissions=["send_now"],
         icon="send",
     )
-    def send_now(self, request: HttpRequest, object_id) -> HttpResponse:
+    def send_now(self, request: AuthenticatedHttpRequest, object_id) -> HttpResponse:
         mailing = self._sendable_mailing(request, object_id)
         change_url = reverse("admin:mailings_mailing_change", args=[mailing.pk])
         problem = ""
@@ -245,7 +252,7 @@ class VisibleMailingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(OwnedModelAdmin):
+class AttemptAdmin(OwnedModelAdmin[Attempt]):
     list_display = [
         "mailing",
         "attempted_at",
