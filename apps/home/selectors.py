@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as dt_time
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from cachalot.api import get_last_invalidation
 from django.core.cache import cache
@@ -26,6 +26,19 @@ from django.utils import timezone
 from apps.blog.selectors import post_pool
 from apps.core import permissions
 from apps.mailings.models import Client, Mailing
+
+if TYPE_CHECKING:
+    from apps.users.models import User
+
+# One day of the dashboard's chart: (day, (sent, failed)).
+DayCounts = tuple[date, tuple[int, int]]
+
+
+class ChartDay(TypedDict):
+    day: date
+    sent: int
+    failed: int
+
 
 STATS_KEY = "home:stats"
 STATS_TTL = 5 * 60
@@ -54,7 +67,8 @@ def home_statistics() -> dict[str, int]:
     if entry is not None:
         computed_at, stats = entry
         if computed_at >= get_last_invalidation(*WATCHED_TABLES):
-            return stats
+            # Stored by this function a few lines below.
+            return cast(dict[str, int], stats)
     # Stamped before computing: a write that races with us makes the entry stale.
     computed_at = time.time()
     stats = home_statistics_compute()
@@ -75,7 +89,7 @@ def home_random_posts(*, count: int = 3) -> list[dict[str, Any]]:
 # --- Admin dashboard ---------------------------------------------------------------
 
 
-def dashboard_statistics(*, user, days: int = 30) -> dict[str, Any]:
+def dashboard_statistics(*, user: User, days: int = 30) -> dict[str, Any]:
     """What the admin dashboard shows ``user``: only what the permission module lets
     them see (their own objects; everything for managers). A fixed number of
     aggregate queries, however much data there is."""
@@ -103,7 +117,7 @@ def dashboard_statistics(*, user, days: int = 30) -> dict[str, Any]:
         today = timezone.localdate()
         first_day = today - timedelta(days=days - 1)
         by_day = dict(_deliveries_per_day(user, first_day, today, mailings))
-        chart = [
+        chart: list[ChartDay] = [
             {
                 "day": day,
                 "sent": by_day.get(day, (0, 0))[0],
@@ -141,11 +155,13 @@ def dashboard_statistics(*, user, days: int = 30) -> dict[str, Any]:
 DAYS_TTL = 26 * 60 * 60
 
 
-def _day_start(day) -> datetime:
+def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, dt_time.min))
 
 
-def _deliveries_counted(user, since: datetime, until: datetime | None = None):
+def _deliveries_counted(
+    user: User, since: datetime, until: datetime | None = None
+) -> list[DayCounts]:
     """(day, (sent, failed)) of the deliveries ``user`` sees, processed in range."""
     from apps.mailings.models import Delivery
     from apps.mailings.selectors import visible_deliveries
@@ -168,7 +184,9 @@ def _deliveries_counted(user, since: datetime, until: datetime | None = None):
     return [(row["day"], (row["sent"], row["failed"])) for row in per_day]
 
 
-def _deliveries_per_day(user, first_day, today, mailings: dict):
+def _deliveries_per_day(
+    user: User, first_day: date, today: date, mailings: dict[str, Any]
+) -> list[DayCounts]:
     """The chart's numbers: closed days from a per-person cache, today counted live.
 
     A finished day no longer changes — the engine stamps deliveries with the time
@@ -190,7 +208,7 @@ def _deliveries_per_day(user, first_day, today, mailings: dict):
             mailings["last"],
         )
     )
-    closed = cache.get(key)
+    closed: list[DayCounts] | None = cache.get(key)
     if closed is None:
         closed = _deliveries_counted(user, _day_start(first_day), today_start)
         cache.set(key, closed, DAYS_TTL)
