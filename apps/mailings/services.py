@@ -24,7 +24,7 @@ def grant_owner_permissions(*, owner: User, objects: Model | Iterable[Model]) ->
 
 @transaction.atomic
 def client_create(
-    *, owner, email: str, full_name: str = "", comment: str = ""
+    *, owner: User, email: str, full_name: str = "", comment: str = ""
 ) -> Client:
     client = Client(
         owner=owner, email=email.strip(), full_name=full_name, comment=comment
@@ -36,7 +36,7 @@ def client_create(
 
 
 @transaction.atomic
-def message_create(*, owner, subject: str, body: str) -> Message:
+def message_create(*, owner: User, subject: str, body: str) -> Message:
     message = Message(owner=owner, subject=subject, body=body)
     message.full_clean()
     message.save()
@@ -44,7 +44,7 @@ def message_create(*, owner, subject: str, body: str) -> Message:
     return message
 
 
-def object_created(*, obj) -> None:
+def object_created(*, obj: Client | Message | Mailing) -> None:
     """Hook for objects saved by an admin form: give the owner their permissions."""
     grant_owner_permissions(owner=obj.owner, objects=obj)
 
@@ -128,6 +128,8 @@ def client_unsubscribe(*, client: Client) -> Client:
     return client
 
 
-def grant_owner_permissions_new(*, owner, model, ids: list[int]) -> None:
+def grant_owner_permissions_new(
+    *, owner: User, model: type[Model], ids: list[int]
+) -> None:
     """Like ``grant_owner_permissions``, for objects just created in bulk."""
     permissions.owner_permissions_grant_new(owner=owner, model=model, ids=ids)
