@@ -302,14 +302,16 @@ def _assert_doors_agree(user, model: type[Model]) -> None:
     in_admin = set(model_admin.get_queryset(request))
     by_selector = set(selector(user))
     by_check = {
-        obj for obj in model.objects.all() if permissions.can(user, "view", obj)
+        obj
+        for obj in model._default_manager.all()
+        if permissions.can(user, "view", obj)
     }
 
     assert in_admin == by_selector == by_check
     assert model_admin.has_view_permission(request) is permissions.may(
         user, "view", model
     )
-    for obj in model.objects.all():
+    for obj in model._default_manager.all():
         assert model_admin.has_view_permission(request, obj) is (obj in by_check)
 
 
