@@ -44,11 +44,6 @@ def message_create(*, owner: User, subject: str, body: str) -> Message:
     return message
 
 
-def object_created(*, obj: Client | Message | Mailing) -> None:
-    """Hook for objects saved by an admin form: give the owner their permissions."""
-    grant_owner_permissions(owner=obj.owner, objects=obj)
-
-
 def attempt_created(*, attempt: Attempt) -> None:
     grant_owner_permissions(owner=attempt.mailing.owner, objects=attempt)
 
