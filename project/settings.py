@@ -164,8 +164,10 @@ if DATABASE_URL:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    # IMMEDIATE transactions and a busy timeout stop concurrent writers (web, cluster,
-    # commands) from losing enqueued tasks or failing with "database is locked".
+    # IMMEDIATE transactions and a busy timeout make concurrent writers (web, cluster,
+    # commands) wait for one another instead of losing enqueued tasks; a writer kept
+    # waiting past the timeout still gets "database is locked", which the sending
+    # engine's writes retry (apps/mailings/locking.py).
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
