@@ -1,4 +1,4 @@
-"""Mailshot settings: one module, driven by environment variables (SPEC §4, §10).
+"""Mailshot settings: one module, driven by environment variables.
 
 With no environment set, the embedded profile is used: SQLite and a file cache under
 ``var/`` and django-q2's ORM broker. ``DATABASE_URL`` and ``REDIS_URL`` switch to
@@ -97,7 +97,8 @@ INSTALLED_APPS = [
     "unfold.contrib.filters",
     "unfold.contrib.forms",
     "unfold.contrib.import_export",
-    # Unfold's guardian integration must come before guardian itself (PITFALLS).
+    # Unfold's guardian integration must come before guardian itself: the first app
+    # wins a template lookup, and guardian's own pages are unstyled under Unfold.
     "unfold.contrib.guardian",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -200,7 +201,8 @@ if REDIS_URL:
     }
 else:
     # A file cache is shared by the web process, the cluster and commands on one host;
-    # locmem would keep serving stale rows after another process writes (PITFALLS).
+    # locmem is per process and would keep serving stale rows after another process
+    # writes.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -215,7 +217,7 @@ else:
     }
 
 # django-cachalot caches the app's ORM queries; django-q2's tables are polled with now()
-# and would fill the cache with one key per poll (PITFALLS).
+# and would fill the cache with one key per poll.
 CACHALOT_ENABLED = env.bool("CACHALOT_ENABLED", default=True)
 CACHALOT_TIMEOUT = 60 * 60 * 24
 CACHALOT_UNCACHABLE_APPS = ["django_q", "sessions", "axes", "admin"]
@@ -236,8 +238,9 @@ Q_CLUSTER = {
     "workers": env.int("MAILSHOT_Q_WORKERS", default=2),
     "recycle": 500,
     # A run holds a 60 s lease and re-checks it between recipients; a task that runs
-    # longer than `timeout` is killed, and `retry` must exceed timeout so a task is
-    # never handed out twice (PITFALLS).
+    # longer than `timeout` is killed. django-q2 hands a task out again when it is not
+    # acknowledged within `retry` seconds, so `retry` must exceed `timeout` or a task
+    # that is still running is handed out twice.
     "timeout": env.int("MAILSHOT_Q_TIMEOUT", default=600),
     "retry": env.int("MAILSHOT_Q_RETRY", default=720),
     "max_attempts": 3,
@@ -261,7 +264,8 @@ AUTHENTICATION_BACKENDS = [
     "apps.users.backends.EmailBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
-ANONYMOUS_USER_NAME = None  # no "AnonymousUser" row in the user table (PITFALLS)
+# Otherwise guardian creates an "AnonymousUser" row in the user table.
+ANONYMOUS_USER_NAME = None
 GUARDIAN_USER_OBJ_PERMS_MODEL = "guardian.UserObjectPermission"
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -344,7 +348,7 @@ else:
     EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
     EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
     EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
-# Django's default of None lets a silent server hang a worker forever (PITFALLS).
+# Django's default of None lets a silent server hang a worker forever.
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Mailshot <noreply@localhost>"

@@ -328,7 +328,9 @@ class Delivery(models.Model):
         return f"{self.email}: {self.get_outcome_display()}"
 
 
-# Direct foreign-key object-permission tables (PITFALLS): fast, cleaned up on delete.
+# Direct foreign-key object-permission tables: guardian's generic table stores object
+# ids as text behind a content type (no index-friendly join) and keeps its rows after
+# the object is deleted; these join on a real key and cascade with the object.
 class ClientUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Client, on_delete=models.CASCADE)
 

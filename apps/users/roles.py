@@ -1,4 +1,4 @@
-"""The three groups and their model permissions (SPEC §1).
+"""The three groups and their model permissions.
 
 Users hold only "add" at model level; view/change/delete on their own objects come as
 object permissions (django-guardian) given when each object is created.
