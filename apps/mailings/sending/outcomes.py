@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Delivery, Mailing
-from apps.mailings.sending.claims import defer
+from apps.mailings.sending.claims import defer, ledger_cursor
 from apps.mailings.sending.transport import short
 
 Outcome = Delivery.Outcome
@@ -58,7 +58,7 @@ _TABLE = Delivery._meta.db_table
 
 def _write_postgresql(worker: str, final: list[OutcomeRecord]) -> None:
     table = connection.ops.quote_name(_TABLE)
-    with connection.cursor() as cursor:
+    with ledger_cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS d SET outcome = v.outcome, "  # noqa: S608
             "server_response = v.reply, message_id = v.mid, processed_at = v.at, "
@@ -83,7 +83,7 @@ def _write_postgresql(worker: str, final: list[OutcomeRecord]) -> None:
 def _write_row_by_row(worker: str, final: list[OutcomeRecord]) -> None:
     table = connection.ops.quote_name(_TABLE)
     adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
+    with ledger_cursor() as cursor:
         cursor.executemany(
             f"UPDATE {table} SET outcome = %s, server_response = %s, "  # noqa: S608
             "message_id = %s, processed_at = %s, tries = tries + %s "
