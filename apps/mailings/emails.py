@@ -68,13 +68,18 @@ def message_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def make_message_id(*, attempt_id: int, delivery_id: int) -> str:
+def make_message_id(
+    *, attempt_id: int, delivery_id: int, domain: str | None = None
+) -> str:
     """Stable for one delivery: a message resent after a crash keeps its Message-ID,
-    so receiving systems can recognise the duplicate."""
+    so receiving systems can recognise the duplicate. A run passes `domain` (its
+    ``message_domain()``, read once) instead of parsing the sender per message."""
     digest = hashlib.sha256(
         f"{settings.SECRET_KEY}:{attempt_id}:{delivery_id}".encode()
     ).hexdigest()[:16]
-    return f"<mailshot.{attempt_id}.{delivery_id}.{digest}@{message_domain()}>"
+    return (
+        f"<mailshot.{attempt_id}.{delivery_id}.{digest}@{domain or message_domain()}>"
+    )
 
 
 def build_mailing_message(

@@ -140,6 +140,7 @@ class Pipeline:
         )
         sender = settings.DEFAULT_FROM_EMAIL
         self.envelope_from = parseaddr(sender)[1] or sender
+        self.domain = emails.message_domain()
         self.halt = threading.Event()
         self.throttle = Throttle(rate, sleep=self.halt.wait)
         self.jobs: queue.Queue[Claimed | None] = queue.Queue()
@@ -189,7 +190,7 @@ class Pipeline:
         if not self._may_send():
             return Report(Sent.UNSENT, row)
         message_id = emails.make_message_id(
-            attempt_id=self.attempt_id, delivery_id=row.pk
+            attempt_id=self.attempt_id, delivery_id=row.pk, domain=self.domain
         )
         try:
             rcpt = envelope_address(row.email or "")

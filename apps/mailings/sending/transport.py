@@ -3,6 +3,7 @@ server's replies are classified (sent, failed for good, deferred, unreachable)."
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import threading
@@ -71,6 +72,23 @@ def envelope_address(address: str) -> str:
     local, _at, domain = address.strip().rpartition("@")
     local.encode("ascii")
     return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
+# An address smtplib's quoteaddr would only wrap in angle brackets: a dot-atom local
+# part and a plain domain (what envelope_address returns for ordinary addresses).
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
+def _command(
+    conn: smtplib.SMTP, verb: str, prefix: str, address: str
+) -> tuple[int, bytes]:
+    """MAIL FROM or RCPT TO, as ``conn.mail``/``conn.rcpt`` send it. Their quoteaddr
+    runs the e-mail parser on every address (a fifth of a sender thread's CPU); a
+    plain address is wrapped directly, anything else goes through smtplib."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        conn.putcmd(verb, f"{prefix}<{address}>")
+        return conn.getreply()
+    return conn.mail(address) if verb == "mail" else conn.rcpt(address)
 
 
 def _describe(exc: BaseException) -> str:
@@ -177,9 +195,9 @@ class SMTPSession:
         if self.conn is None:
             self.conn = self._open()
         reply: bytes | str
-        code, reply = self.conn.mail(sender)
+        code, reply = _command(self.conn, "mail", "FROM:", sender)
         self._check(code, reply, (250,))
-        code, reply = self.conn.rcpt(recipient)
+        code, reply = _command(self.conn, "rcpt", "TO:", recipient)
         self._check(code, reply, (250, 251))
         try:
             code, reply = self.conn.data(data)

@@ -1,10 +1,13 @@
 """What keeps a run's bookkeeping cheap, without letting anyone read a stale ledger."""
 
+import smtplib
+
 import pytest
 from cachalot import monkey_patch
 
 from apps.mailings import sending
 from apps.mailings.models import Delivery
+from apps.mailings.sending import transport
 
 pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.smtp]
 
@@ -55,3 +58,32 @@ def test_the_ledger_read_after_a_run_is_never_stale(sink, make_mailing):
     sending.run_mailing_now(mailing.pk)
 
     assert sent.count() == 4
+
+
+class _RecordingSMTP(smtplib.SMTP):
+    """Records the commands instead of sending them; every reply is 250."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self.sent.append(f"{cmd} {args}")
+
+    def getreply(self) -> tuple[int, bytes]:
+        return 250, b"OK"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["r1@example.org", "o'neil+news@xn--bcher-kva.example", '"a b"@example.org'],
+)
+def test_envelope_commands_match_what_smtplib_sends(address):
+    ours, theirs = _RecordingSMTP(), _RecordingSMTP()
+
+    transport._command(ours, "mail", "FROM:", address)
+    transport._command(ours, "rcpt", "TO:", address)
+    theirs.mail(address)
+    theirs.rcpt(address)
+
+    assert ours.sent == theirs.sent
