@@ -9,14 +9,15 @@ them too.
 Each mutation below was tried by hand and turned the named test red:
 
 * claim condition: ``claim_next`` claims any row of the attempt, claimed or not
-  (``free`` = every row) →
-  ``test_a_recipient_another_worker_holds_is_not_claimed_again``, the two resume
-  tests here, and ``test_sending_pipeline.py::
+  (the ``free`` condition of ``claims._claim_sql`` always true) →
+  ``test_a_recipient_another_worker_holds_is_not_claimed_again``,
+  ``test_threads_claiming_one_attempt_at_once_never_share_a_recipient``, the two
+  resume tests here, and ``test_sending_pipeline.py::
   test_a_run_and_its_helper_split_the_work_and_serve_nobody_twice`` (two workers
   on one run, each with its own connection: recipients go out twice).
-  (Dropping the re-check from the UPDATE alone keeps them green: the candidates are
-  read in the same IMMEDIATE transaction on SQLite, and row-locked with SKIP LOCKED
-  on PostgreSQL, so that re-check is a second guard, not the one that decides.)
+  (Making only the UPDATE's re-check always true keeps them green: the candidates
+  and the UPDATE are one statement, atomic on SQLite, and the candidates are
+  row-locked with SKIP LOCKED on PostgreSQL, so that re-check is a second guard.)
 * claim holder on outcome writes: ``write_outcomes`` (its PostgreSQL or its
   SQLite statement, on that database) or ``defer`` without ``claimed_by = <worker>``
   →
