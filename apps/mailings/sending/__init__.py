@@ -28,7 +28,7 @@ behind them each hold one concern:
 
 The engine reads around django-cachalot (``cachalot_disabled``): claims and leases
 must see the database as it is now; its writes still invalidate the cache for the
-web pages.
+web pages, except the ledger's (``Delivery``), which cachalot never caches.
 """
 
 from apps.mailings.sending.claims import release_lease
