@@ -21,7 +21,7 @@ from typing import Any
 from cachalot.utils import is_cachable
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
-from django.db.models import F, Q
+from django.db.models import F, Field, Q
 from django.db.models.options import Options
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,6 +143,14 @@ def ledger_cursor() -> Iterator[CursorWrapper]:
         setattr(connection, "raw", previous)  # noqa: B010
 
 
+def column(meta: Options[Any], name: str) -> str:
+    """The database column of a concrete field (the raw SQL here names columns)."""
+    field = meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise TypeError(f"{meta.label}.{name} has no column")
+    return field.column
+
+
 def _claim_sql() -> tuple[str, str]:
     """The claim's two statements, written out once: built through the ORM they cost
     more CPU per batch than the database took to run them.
@@ -155,7 +163,7 @@ def _claim_sql() -> tuple[str, str]:
     d, c = Delivery._meta, Client._meta
 
     def col(meta: Options[Any], name: str, alias: str = "") -> str:
-        return f"{alias}{quote(meta.get_field(name).column)}"
+        return f"{alias}{quote(column(meta, name))}"
 
     free = (
         f"({col(d, 'outcome')} = %s OR ({col(d, 'outcome')} = %s AND "

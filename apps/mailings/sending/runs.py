@@ -79,7 +79,7 @@ def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
     to_client = through.get_field("client").column
     delivery = Delivery._meta
     columns = ", ".join(
-        quote(delivery.get_field(name).column)
+        quote(claims.column(delivery, name))
         for name in (
             "attempt", "client", "email", "outcome", "server_response",
             "message_id", "claimed_by", "tries",
