@@ -19,19 +19,21 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.template.response import TemplateResponse
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_q import admin as q_admin
-from django_q.models import Failure, OrmQ, Schedule, Success
 from django_q.tasks import async_task
 from guardian.admin import GuardedModelAdminMixin
 from unfold.admin import ModelAdmin
 
 from apps.core import deletion, permissions
+from apps.core.admin_confirm import (
+    bulk_action_fields,
+    confirmed,
+    render_confirmation,
+)
 from apps.core.http import AuthenticatedHttpRequest
 from apps.core.validators import parse_id
 
@@ -437,44 +439,6 @@ def _blocked_line(blocked: deletion.Blocked) -> str:
     }
 
 
-def render_confirmation(
-    request: HttpRequest,
-    model_admin: ModelAdmin,
-    *,
-    title: str,
-    question: str,
-    objects: Iterable[object] = (),
-    skipped: Iterable[object] = (),
-    skipped_note: str = "",
-    hidden: Iterable[tuple[str, object]] = (),
-    submit_label: str = "",
-    danger: bool = False,
-    cancel_url: str = "",
-) -> TemplateResponse:
-    """A page that asks before an action changes anything, and POSTs (with CSRF).
-
-    Unfold's row and detail actions are plain GET links, which must not change
-    anything (a prefetch or a crawler would follow them): they lead here, and only
-    the form on this page acts. Bulk actions come here from the changelist.
-    """
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "question": question,
-        "objects": list(objects),
-        "skipped": list(skipped),
-        "skipped_note": skipped_note,
-        "hidden": list(hidden),
-        "submit_label": submit_label or _("Yes, I’m sure"),
-        "danger": danger,
-        "cancel_url": cancel_url,
-        "opts": model_admin.opts,
-        "app_label": model_admin.opts.app_label,
-    }
-    request.current_app = model_admin.admin_site.name
-    return TemplateResponse(request, "admin/confirm_action.html", context)
-
-
 def view_on_site(
     request: HttpRequest, content_type_id: int, object_id: str
 ) -> HttpResponseBase:
@@ -499,66 +463,12 @@ def view_on_site(
     return contenttype_views.shortcut(request, content_type_id, object_id)
 
 
-def confirmed(request: HttpRequest) -> bool:
-    """The POST of a confirmation page (a GET or the first changelist POST asks)."""
-    return request.method == "POST" and request.POST.get("post") == "yes"
-
-
-def bulk_action_fields(
-    action: str, objects: Iterable[Model]
-) -> list[tuple[str, object]]:
-    """Hidden fields that send a changelist action back with its selection, confirmed.
-
-    Without ``index`` Django treats the POST as the answer of a confirmation page.
-    """
-    return [
-        ("action", action),
-        ("post", "yes"),
-        *((ACTION_CHECKBOX_NAME, obj.pk) for obj in objects),
-    ]
-
-
 # The admin's front page is the dashboard (templates/admin/index.html), not Django's
 # "Site administration".
 admin.site.index_title = _("Dashboard")
 
-
-# --- django-q2: restyled with Unfold (its own pages are unstyled) and, since whoever
-# can edit a Schedule can run any dotted function, for superusers only. ---
-
-_registered = {
-    m for m in (Schedule, Success, Failure, OrmQ) if admin.site.is_registered(m)
-}
-for _model in _registered:
-    admin.site.unregister(_model)
-
-
-@admin.register(Schedule)
-class ScheduleAdmin(SuperuserOnlyAdminMixin, q_admin.ScheduleAdmin, ModelAdmin):
-    pass
-
-
-@admin.register(Success)
-class SuccessAdmin(SuperuserOnlyAdminMixin, q_admin.TaskAdmin, ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
-        return False
-
-
-@admin.register(Failure)
-class FailureAdmin(SuperuserOnlyAdminMixin, q_admin.FailAdmin, ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
-        return False
-
-
-class QueueAdmin(SuperuserOnlyAdminMixin, q_admin.QueueAdmin, ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
-        return False
-
-
-# django-q2 shows its ORM queue only when the ORM broker is in use.
-if OrmQ in _registered:
-    admin.site.register(OrmQ, QueueAdmin)
-
+# django-q2's pages, registered on import.
+from apps.core import admin_queue  # noqa: E402, F401
 
 __all__ = [
     "CappedPaginator",
