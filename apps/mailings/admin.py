@@ -20,40 +20,23 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
-    JsonResponse,
 )
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV, XLSX
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
-from apps.mailings import (
-    exports,
-    import_files,
-    import_jobs,
-    imports,
-    selectors,
-    services,
-)
+from apps.mailings import exports, selectors, services
+from apps.mailings.admin_imports import ClientImportAdminMixin
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
-from apps.mailings.models import (
-    Attempt,
-    Client,
-    ClientImport,
-    Mailing,
-    Message,
-)
-from apps.mailings.resources import ClientResource
+from apps.mailings.models import Attempt, Client, Mailing, Message
 from apps.users.models import User
 
 if TYPE_CHECKING:
@@ -90,14 +73,9 @@ class ClientMailingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Client)
-class ClientAdmin(ImportExportMixin, OwnedModelAdmin[Client]):
+class ClientAdmin(ClientImportAdminMixin, ImportExportMixin, OwnedModelAdmin[Client]):
     """Clients, with import (CSV, XLSX) and export of the clients a person sees."""
 
-    resource_classes = [ClientResource]
-    formats = [CSV, XLSX]
-    import_form_class = ImportForm
-    export_form_class = ExportForm
-    import_template_name = "mailings/admin/client_import.html"
     list_display = ["email", "full_name", "subscription", "created_at"]
     search_fields = ["email", "full_name"]
     list_filter = ["is_unsubscribed", ClientMailingFilter]
@@ -136,113 +114,6 @@ class ClientAdmin(ImportExportMixin, OwnedModelAdmin[Client]):
 
             return OwnedForm
         return form
-
-    # --- import and export ---
-
-    def has_import_permission(self, request: AuthenticatedHttpRequest) -> bool:
-        # People who keep clients (and superusers); managers only look.
-        return permissions.may(request.user, "add", Client)
-
-    def has_export_permission(self, request: AuthenticatedHttpRequest) -> bool:
-        # Whoever sees the list exports it: the export's queryset is the list's
-        # (get_export_queryset -> get_queryset -> selectors), so a user exports only
-        # their own clients and a manager, who may view everyone's, all of them.
-        return request.user.is_active and self.has_view_permission(request)
-
-    def get_urls(self) -> list[Any]:
-        jobs = [
-            path(
-                "import/<int:job_id>/",
-                self.admin_site.admin_view(self.import_status_view),
-                name="mailings_client_import_status",
-            ),
-            path(
-                "import/<int:job_id>/progress/",
-                self.admin_site.admin_view(self.import_progress_view),
-                name="mailings_client_import_progress",
-            ),
-        ]
-        return [*jobs, *super().get_urls()]
-
-    def import_action(
-        self, request: AuthenticatedHttpRequest, **kwargs: Any
-    ) -> HttpResponse:
-        """The import page: upload a file, which is checked, stored and imported by
-        a task (``apps.mailings.import_jobs``); then the job's page shows its
-        progress."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        form = self.create_import_form(request)
-        if request.method == "POST" and form.is_valid():
-            file_format = self.get_import_formats()[int(form.cleaned_data["format"])]
-            try:
-                job = import_jobs.client_import_start(
-                    owner=request.user,
-                    upload=form.cleaned_data["import_file"],
-                    file_format="xlsx" if file_format is XLSX else "csv",
-                )
-            except import_files.ImportFileError as exc:
-                form.add_error("import_file", str(exc))
-            else:
-                return HttpResponseRedirect(job.get_absolute_url())
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Import clients"),
-            "form": form,
-            "opts": self.opts,
-            "media": self.media + form.media,
-            "rules": imports.IMPORT_RULES,
-            "limits": import_files.ImportLimits.from_settings(),
-            "recent_imports": selectors.visible_client_imports(request.user).filter(
-                owner=request.user
-            )[:5],
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, [self.import_template_name], context)
-
-    def _import_job(
-        self, request: AuthenticatedHttpRequest, job_id: int
-    ) -> ClientImport:
-        # Only the person who uploaded the file (and superusers): 404 for anyone
-        # else, who then cannot even learn that the job exists.
-        job = selectors.visible_client_imports(request.user).filter(pk=job_id).first()
-        if job is None:
-            raise Http404
-        return job
-
-    def import_status_view(
-        self, request: AuthenticatedHttpRequest, job_id: int
-    ) -> HttpResponse:
-        """One import's progress, then its result: a finished import goes on to
-        the client list with its counts, a refused one lists its problems here.
-        Template ``mailings/admin/client_import_status.html``; context: ``job``,
-        ``report``, ``progress`` (see ``import_jobs.job_progress``)."""
-        job = self._import_job(request, job_id)
-        progress = import_jobs.job_progress(job)
-        if job.status == ClientImport.Status.DONE:
-            self.message_user(request, progress["text"], messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:mailings_client_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Import of clients"),
-            "opts": self.opts,
-            "job": job,
-            "report": import_jobs.job_report(job),
-            "progress": progress,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request, ["mailings/admin/client_import_status.html"], context
-        )
-
-    def import_progress_view(
-        self, request: AuthenticatedHttpRequest, job_id: int
-    ) -> JsonResponse:
-        """What the status page polls: ``import_jobs.job_progress`` as JSON."""
-        job = self._import_job(request, job_id)
-        response = JsonResponse(import_jobs.job_progress(job))
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 @admin.register(Message)
