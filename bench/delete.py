@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 from typing import Any
 
@@ -107,6 +106,7 @@ def delete_clients(n: int) -> dict[str, Any]:
 
     from apps.mailings.models import Client
     from bench.seed import bench_user
+    from bench.workloads import another_writer
 
     user = bench_user("delete@example.com")
     other = bench_user("delete-other@example.com")
@@ -127,26 +127,11 @@ def delete_clients(n: int) -> dict[str, Any]:
     page_seconds = time.perf_counter() - started
     assert page.status_code == 200, page.status_code
 
-    waits: list[float] = []
-    done = threading.Event()
-
-    def other_writer() -> None:
-        while not done.wait(0.05):
-            began = time.perf_counter()
-            Client.objects.filter(pk=probe.pk).update(comment=str(began))
-            waits.append(time.perf_counter() - began)
-        connection.close()
-
-    thread = threading.Thread(target=other_writer)
-    thread.start()
-    try:
+    with another_writer(probe.pk) as waits:
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             response = http.post(url, {**selection, "post": "yes"})
             seconds = time.perf_counter() - started
-    finally:
-        done.set()
-        thread.join()
     assert response.status_code == 302, response.status_code
     left = Client.objects.filter(owner=user).count()
     assert left == 0, f"{left} clients left"

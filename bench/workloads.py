@@ -10,9 +10,11 @@ import json
 import os
 import smtplib
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from email.message import EmailMessage
 
 SENDER = "bench@example.com"
@@ -198,10 +200,8 @@ def import_clients(n: int) -> dict:
     _django()
     import csv
     import io
-    import threading
 
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.db import connection
 
     from apps.mailings import import_jobs, imports
     from apps.mailings.models import Client
@@ -241,16 +241,6 @@ def import_clients(n: int) -> dict:
         batches.append(time.perf_counter() - began)
 
     imports._BatchWriter.write = timed  # type: ignore[method-assign]
-    waits: list[float] = []
-    done = threading.Event()
-
-    def other_writer() -> None:
-        while not done.wait(0.05):
-            began = time.perf_counter()
-            Client.objects.filter(pk=probe.pk).update(comment=str(began))
-            waits.append(time.perf_counter() - began)
-        connection.close()
-
     started = time.perf_counter()
     job = import_jobs.client_import_create(
         owner=user,
@@ -258,13 +248,8 @@ def import_clients(n: int) -> dict:
         file_format="csv",
     )
     upload = time.perf_counter() - started
-    thread = threading.Thread(target=other_writer)
-    thread.start()
-    try:
+    with another_writer(probe.pk) as waits:
         import_jobs.client_import_run(job.pk)
-    finally:
-        done.set()
-        thread.join()
     seconds = time.perf_counter() - started
     job.refresh_from_db()
     assert job.status == "done" and job.created_count == n, job.problem
@@ -276,6 +261,33 @@ def import_clients(n: int) -> dict:
         "longest_batch": max(batches),
         "longest_wait": max(waits, default=0.0),
     }
+
+
+@contextmanager
+def another_writer(client_pk: int) -> Iterator[list[float]]:
+    """Meanwhile another thread updates one client every 50 ms; the list it yields
+    holds how long each of those writes waited (SQLite has one writer at a time)."""
+    from django.db import connection
+
+    from apps.mailings.models import Client
+
+    waits: list[float] = []
+    done = threading.Event()
+
+    def write() -> None:
+        while not done.wait(0.05):
+            began = time.perf_counter()
+            Client.objects.filter(pk=client_pk).update(comment=str(began))
+            waits.append(time.perf_counter() - began)
+        connection.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        yield waits
+    finally:
+        done.set()
+        thread.join()
 
 
 WORKLOADS = {

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from apps.mailings import import_files, import_jobs, imports
 from apps.mailings.models import Client, ClientImport
+from apps.mailings.tests.test_import_export import xlsx_file
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,15 +46,6 @@ def csv_bytes(rows: list[list[str]]) -> bytes:
 
 def csv_file(rows: list[list[str]], name: str = "clients.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, csv_bytes(rows), "text/csv")
-
-
-def xlsx_file(rows: list[list], name: str = "clients.xlsx") -> SimpleUploadedFile:
-    workbook = openpyxl.Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return SimpleUploadedFile(name, out.getvalue())
 
 
 @pytest.fixture
