@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.users",
     "apps.mailings",
+    "apps.audiences",
     "apps.blog",
     "apps.home",
 ]

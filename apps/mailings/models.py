@@ -39,6 +39,8 @@ class Client(TimeStampedModel):
     comment = models.TextField(
         _("comment"), blank=True, validators=[validate_no_control_characters]
     )
+    # The owner's own fields (city, plan, …): used by segments and {{ attr.NAME }}.
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     is_unsubscribed = models.BooleanField(_("unsubscribed"), default=False)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
     # Opaque per-recipient token for the List-Unsubscribe link (reveals no id).
@@ -140,7 +142,24 @@ class Mailing(TimeStampedModel):
         verbose_name=_("message"),
     )
     clients = models.ManyToManyField(
-        Client, related_name="mailings", verbose_name=_("clients")
+        Client, related_name="mailings", verbose_name=_("clients"), blank=True
+    )
+    lists = models.ManyToManyField(
+        "audiences.ClientList",
+        related_name="mailings",
+        verbose_name=_("lists"),
+        blank=True,
+    )
+    segments = models.ManyToManyField(
+        "audiences.Segment",
+        related_name="mailings",
+        verbose_name=_("segments"),
+        blank=True,
+    )
+    to_all_clients = models.BooleanField(
+        _("all my clients"),
+        default=False,
+        help_text=_("Every client you keep, now and when each run starts."),
     )
     start_at = models.DateTimeField(_("start"))
     end_at = models.DateTimeField(_("end"))

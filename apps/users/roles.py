@@ -13,6 +13,9 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "mailings.add_client",
         "mailings.add_message",
         "mailings.add_mailing",
+        "audiences.add_clientlist",
+        "audiences.add_segment",
+        "audiences.add_suppression",
     ],
     MANAGERS: [
         "mailings.view_client",
@@ -21,6 +24,11 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "mailings.view_attempt",
         "mailings.view_delivery",
         "mailings.toggle_mailing",
+        "audiences.view_clientlist",
+        "audiences.view_subscription",
+        "audiences.view_segment",
+        "audiences.view_suppression",
+        "audiences.manage_sitewide_suppression",
         "users.view_user",
         "users.block_user",
     ],
@@ -38,4 +46,8 @@ OWNER_PERMISSIONS: dict[str, list[str]] = {
     "message": ["view_message", "change_message", "delete_message"],
     "mailing": ["view_mailing", "change_mailing", "delete_mailing"],
     "attempt": ["view_attempt"],
+    "clientlist": ["view_clientlist", "change_clientlist", "delete_clientlist"],
+    "segment": ["view_segment", "change_segment", "delete_segment"],
+    # Deleting is further limited to the owner's manual entries (the admin asks).
+    "suppression": ["view_suppression", "delete_suppression"],
 }
