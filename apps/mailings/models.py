@@ -376,6 +376,7 @@ class ClientImport(TimeStampedModel):
     """
 
     class Status(models.TextChoices):
+        PREVIEW = "preview", _("Waiting for your check")
         QUEUED = "queued", _("Waiting to start")
         CHECKING = "checking", _("Checking the file")
         IMPORTING = "importing", _("Importing")
@@ -406,6 +407,19 @@ class ClientImport(TimeStampedModel):
     updated_count = models.PositiveIntegerField(_("updated"), default=0)
     unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
     duplicate_count = models.PositiveIntegerField(_("repeated rows"), default=0)
+    # Addresses suppressed or unsubscribed: imported, never subscribed to the list.
+    suppressed_count = models.PositiveIntegerField(_("suppressed"), default=0)
+    # How the file is read (encoding, delimiter, column → field), confirmed on the
+    # preview page: import_files.ReadOptions.as_json().
+    options = models.JSONField(_("reading options"), default=dict, blank=True)
+    client_list = models.ForeignKey(
+        "audiences.ClientList",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("list"),
+    )
     error_count = models.PositiveIntegerField(_("problems"), default=0)
     # The first problems found, each {"line", "column", "message", "value"}.
     errors = models.JSONField(_("problems found"), default=list, blank=True)
