@@ -10,6 +10,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from apps.audiences.services import recipient_unsubscribed
 from apps.core import permissions
 from apps.mailings import scheduling
 from apps.mailings.models import Attempt, Client, Mailing, Message
@@ -113,13 +114,18 @@ def mailing_plan_next_run(*, mailing: Mailing) -> None:
         )
 
 
-def client_unsubscribe(*, client: Client) -> Client:
-    """The recipient asked to receive nothing more from this sender (idempotent)."""
+@transaction.atomic
+def client_unsubscribe(*, client: Client, source: str = "") -> Client:
+    """The recipient asked to receive nothing more from this sender (idempotent).
+
+    Recorded as the owner's suppression of the address (reason "unsubscribed"), which
+    the owner cannot remove: only the recipient's subscribing again lifts it."""
     now = timezone.now()
     Client.objects.filter(pk=client.pk, is_unsubscribed=False).update(
         is_unsubscribed=True, unsubscribed_at=now, updated_at=now
     )
     client.refresh_from_db(fields=["is_unsubscribed", "unsubscribed_at"])
+    recipient_unsubscribed(client=client, source=source)
     return client
 
 

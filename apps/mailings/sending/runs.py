@@ -9,13 +9,22 @@ from typing import TypedDict, Unpack, cast
 
 from cachalot.api import cachalot_disabled
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import (
+    Case,
+    CharField,
+    DateTimeField,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audiences.selectors import Targets, recipients, suppressed_q
 from apps.mailings import scheduling
 from apps.mailings.locking import retry_when_locked
-from apps.mailings.models import Attempt, Client, Delivery, Mailing
+from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending import claims
 from apps.mailings.sending.claims import lease_seconds, new_worker_id
 from apps.mailings.sending.outcomes import RunResult
@@ -70,32 +79,66 @@ def _create_attempt(*, mailing: Mailing, worker: str, now: datetime) -> Attempt:
 
 
 def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
-    """Copy the mailing's clients into the ledger with one INSERT … SELECT, in client
-    order (claims go by row id): the rows never pass through Python, which building
-    them as models cost a third of a run's coordinating thread."""
+    """Resolve the mailing's targets into the ledger with one INSERT … SELECT.
+
+    The union of its lists, segments, individual clients (or all the owner's
+    clients) is read as it is now, so each run of a recurring mailing reaches new
+    subscribers. One row per client, in client order (claims go by row id); the
+    owner's clients have distinct addresses, so that is one row per e-mail. A
+    client who unsubscribed or whose address is suppressed (by the owner or
+    site-wide) gets a row that is already ``skipped``, with the reason, and is
+    never handed to a sender. The rows never pass through Python.
+    """
+    mailing = Mailing.objects.select_related("owner").get(pk=mailing_id)
+    targets = Targets.of_mailing(mailing)
+    now = timezone.now()
+    unsubscribed = Q(is_unsubscribed=True)
+    suppressed = suppressed_q(mailing.owner_id)
+    skipped = unsubscribed | suppressed
+    text = CharField()
+    rows = (
+        recipients(targets)
+        .order_by("pk")
+        .annotate(
+            ledger_attempt=Value(attempt_id, output_field=IntegerField()),
+            ledger_outcome=Case(
+                When(skipped, then=Value(Delivery.Outcome.SKIPPED)),
+                default=Value(Delivery.Outcome.PENDING),
+                output_field=text,
+            ),
+            ledger_response=Case(
+                When(unsubscribed, then=Value(str(_("Unsubscribed.")))),
+                When(suppressed, then=Value(str(_("Suppressed address.")))),
+                default=Value(""),
+                output_field=text,
+            ),
+            ledger_blank=Value("", output_field=text),
+            ledger_tries=Value(0, output_field=IntegerField()),
+            ledger_processed=Case(
+                When(skipped, then=Value(now)),
+                default=None,
+                output_field=DateTimeField(),
+            ),
+        )
+        .values_list(
+            "ledger_attempt", "pk", "email", "ledger_outcome", "ledger_response",
+            "ledger_blank", "ledger_blank", "ledger_tries", "ledger_processed",
+        )
+    )  # fmt: skip
+    select, params = rows.query.sql_with_params()
     quote = connection.ops.quote_name
-    through = Mailing.clients.through._meta
-    to_mailing = through.get_field("mailing").column
-    to_client = through.get_field("client").column
     delivery = Delivery._meta
     columns = ", ".join(
         quote(claims.column(delivery, name))
         for name in (
             "attempt", "client", "email", "outcome", "server_response",
-            "message_id", "claimed_by", "tries",
+            "message_id", "claimed_by", "tries", "processed_at",
         )
     )  # fmt: skip
-    client = Client._meta
-    client_id = f"c.{quote(client.pk.column)}"
-    email = f"c.{quote(client.get_field('email').column)}"
-    with connection.cursor() as cursor:
+    with claims.ledger_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(delivery.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT %s, {client_id}, {email}, %s, '', '', '', 0 "
-            f"FROM {quote(client.db_table)} c JOIN {quote(through.db_table)} m "
-            f"ON m.{quote(to_client)} = {client_id} WHERE m.{quote(to_mailing)} = %s "
-            f"ORDER BY {client_id}",
-            [attempt_id, Delivery.Outcome.PENDING, mailing_id],
+            f"INSERT INTO {quote(delivery.db_table)} ({columns}) {select}",  # noqa: S608
+            params,
         )
         return int(cursor.rowcount)
 
