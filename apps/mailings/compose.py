@@ -112,6 +112,7 @@ class MessageTemplate:
             "email": recipient.email,
             "unsubscribe_url": link,
             "today": timezone.localdate().isoformat(),
+            **emails.attribute_context(recipient.attributes),
         }
         subject = emails.one_line(emails.personalise(self.subject, context))
         name = emails.one_line(recipient.full_name)

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, formatdate, parseaddr
+from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+# The fixed names, or a client attribute with an optional fallback:
+# {{ attr.city }}, {{ attr.city|default:"friend" }}.
 PLACEHOLDER_RE = re.compile(
-    r"\{\{\s*(full_name|first_name|email|unsubscribe_url|today)\s*\}\}"
+    r"\{\{\s*(?:(full_name|first_name|email|unsubscribe_url|today)"
+    r"|attr\.([\w-]{1,63})"
+    r"(?:\s*\|\s*default\s*:\s*\"([^\"{}\r\n]{0,200})\")?)\s*\}\}"
 )
 # Long header values (the unsubscribe URL) stay on one line: some receivers misread
 # a List-Unsubscribe folded right after the colon.
@@ -36,6 +42,8 @@ class Recipient:
     email: str
     full_name: str
     unsubscribe_token: str
+    # The client's own fields, for {{ attr.NAME }}.
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 def one_line(value: str) -> str:
@@ -49,7 +57,28 @@ def unsubscribe_url(token: str) -> str:
 
 
 def personalise(text: str, context: dict[str, str]) -> str:
-    return PLACEHOLDER_RE.sub(lambda m: context[m.group(1)], text)
+    """One pass of fixed substitutions: a value put in is never read again, so a
+    name or an attribute that looks like a placeholder stays as it is."""
+    return PLACEHOLDER_RE.sub(lambda m: _placeholder_value(m, context), text)
+
+
+def _placeholder_value(match: re.Match[str], context: dict[str, str]) -> str:
+    name, attribute, fallback = match.groups()
+    if name:
+        return context[name]
+    return context.get(f"attr.{attribute}") or fallback or ""
+
+
+def attribute_context(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """``attr.NAME`` entries of a placeholder context: text, numbers and booleans
+    as text; anything else (a list, an object) is left out."""
+    if not isinstance(attributes, Mapping):
+        return {}
+    return {
+        f"attr.{key}": str(value)
+        for key, value in attributes.items()
+        if isinstance(value, str | int | float)
+    }
 
 
 def placeholder_context(recipient: Recipient) -> dict[str, str]:
@@ -60,6 +89,7 @@ def placeholder_context(recipient: Recipient) -> dict[str, str]:
         "email": recipient.email,
         "unsubscribe_url": unsubscribe_url(recipient.unsubscribe_token),
         "today": timezone.localdate().isoformat(),
+        **attribute_context(recipient.attributes),
     }
 
 

@@ -9,6 +9,7 @@ tick or a helper then takes the work over.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -119,6 +120,7 @@ class Claimed:
     full_name: str | None
     token: str | None
     unsubscribed: bool | None
+    attributes: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -188,7 +190,8 @@ def _claim_sql() -> tuple[str, str]:
         f"SELECT {col(d, 'id', 'd.')}, {col(d, 'tries', 'd.')}, "  # noqa: S608
         f"{col(d, 'client', 'd.')}, {col(c, 'email', 'c.')}, "
         f"{col(c, 'full_name', 'c.')}, {col(c, 'unsubscribe_token', 'c.')}, "
-        f"{col(c, 'is_unsubscribed', 'c.')} FROM {table} d "
+        f"{col(c, 'is_unsubscribed', 'c.')}, {col(c, 'attributes', 'c.')} "
+        f"FROM {table} d "
         f"LEFT JOIN {quote(c.db_table)} c ON {col(c, 'id', 'c.')} = "
         f"{col(d, 'client', 'd.')} WHERE {col(d, 'attempt', 'd.')} = %s "
         f"AND {col(d, 'id', 'd.')} > %s AND {col(d, 'outcome', 'd.')} = %s "
@@ -228,9 +231,21 @@ def claim_next(attempt_id: int, worker: str, size: int, *, after: int) -> list[C
             return []
         cursor.execute(read, [attempt_id, after, Outcome.CLAIMED, worker, size])
         return [
-            Claimed(pk, tries, client, email, name, token, _bool(unsubscribed))
-            for pk, tries, client, email, name, token, unsubscribed in cursor
+            Claimed(
+                pk, tries, client, email, name, token, _bool(unsubscribed), _json(attrs)
+            )
+            for pk, tries, client, email, name, token, unsubscribed, attrs in cursor
         ]
+
+
+def _json(value: object) -> dict[str, Any] | None:
+    # A raw cursor gives the JSON text (SQLite, and PostgreSQL as Django sets it up).
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def _bool(value: object) -> bool | None:

@@ -202,6 +202,7 @@ class Pipeline:
                 email=row.email or "",
                 full_name=row.full_name or "",
                 unsubscribe_token=row.token or "",
+                attributes=row.attributes or {},
             ),
             message_id,
             rcpt,
