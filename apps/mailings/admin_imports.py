@@ -1,4 +1,5 @@
-"""Admin pieces of the client import and export: the upload page, the job's pages."""
+"""Admin pieces of the client import and export: the upload page, the sample file,
+the job's pages (its preview, then its progress and result)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,9 +15,12 @@ from django.utils.translation import gettext
 from import_export.formats.base_formats import CSV, XLSX
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from apps.audiences import selectors as audience_selectors
+from apps.audiences.models import ClientList
 from apps.core import permissions
 from apps.core.http import AuthenticatedHttpRequest
 from apps.mailings import import_files, import_jobs, imports, selectors
+from apps.mailings.import_forms import ImportPreviewForm, posted_reading
 from apps.mailings.models import Client, ClientImport
 from apps.mailings.resources import ClientResource
 
@@ -31,6 +36,18 @@ if TYPE_CHECKING:
 
 else:
     _ClientAdminBase = object
+
+
+SAMPLE_CSV = (
+    "email,full_name,comment,city\r\n"
+    "ann@example.org,Ann Smith,met at the fair,Berlin\r\n"
+    "ivan@example.org,Иван Петров,,Москва\r\n"
+)
+
+
+def _int(data: Any, key: str) -> int | None:
+    value = data.get(key) or ""
+    return int(value) if value.isdigit() and len(value) < 12 else None
 
 
 class ClientImportAdminMixin(_ClientAdminBase):
@@ -57,6 +74,11 @@ class ClientImportAdminMixin(_ClientAdminBase):
     def get_urls(self) -> list[Any]:
         jobs = [
             path(
+                "import/sample.csv",
+                self.admin_site.admin_view(self.import_sample_view),
+                name="mailings_client_import_sample",
+            ),
+            path(
                 "import/<int:job_id>/",
                 self.admin_site.admin_view(self.import_status_view),
                 name="mailings_client_import_status",
@@ -81,7 +103,7 @@ class ClientImportAdminMixin(_ClientAdminBase):
         if request.method == "POST" and form.is_valid():
             file_format = self.get_import_formats()[int(form.cleaned_data["format"])]
             try:
-                job = import_jobs.client_import_start(
+                job = import_jobs.client_import_upload(
                     owner=request.user,
                     upload=form.cleaned_data["import_file"],
                     file_format="xlsx" if file_format is XLSX else "csv",
@@ -123,6 +145,8 @@ class ClientImportAdminMixin(_ClientAdminBase):
         Template ``mailings/admin/client_import_status.html``; context: ``job``,
         ``report``, ``progress`` (see ``import_jobs.job_progress``)."""
         job = self._import_job(request, job_id)
+        if job.status == ClientImport.Status.PREVIEW:
+            return self._import_preview(request, job)
         progress = import_jobs.job_progress(job)
         if job.status == ClientImport.Status.DONE:
             self.message_user(request, progress["text"], messages.SUCCESS)
@@ -139,6 +163,115 @@ class ClientImportAdminMixin(_ClientAdminBase):
         return TemplateResponse(
             request, ["mailings/admin/client_import_status.html"], context
         )
+
+    def _import_preview(
+        self, request: AuthenticatedHttpRequest, job: ClientImport
+    ) -> HttpResponse:
+        """The preview of an uploaded file, before anything is written: how it is
+        read (encoding and delimiter of a CSV, detected; each column's field), its
+        first rows, what importing it would do (counts of new / updated /
+        unchanged / invalid / repeated / suppressed rows, the first problems), and
+        the list the clients join. "Update the preview" draws it again with the
+        changes; "Import" queues the job. Template
+        ``mailings/admin/client_import_preview.html``."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        is_csv = job.file_format == ClientImport.Format.CSV
+        lists = audience_selectors.owner_lists(request.user)
+        data = request.POST if request.method == "POST" else None
+        reading, changed = posted_reading(data or {}) if is_csv else (None, False)
+        problem = ""
+        try:
+            head = import_jobs.job_head(job, reading)
+        except import_files.ImportFileError as exc:
+            # The reading the person chose fails (a wrong encoding): say so and
+            # show the file as detected.
+            problem = str(exc)
+            changed = True
+            try:
+                head = import_jobs.job_head(job)
+            except import_files.ImportFileError as exc:
+                return self._import_unreadable(request, job, str(exc))
+        bound = data is not None and not changed
+        form = ImportPreviewForm(
+            data if bound else None, head=head, lists=lists, is_csv=is_csv
+        )
+        options, client_list = head.options, None
+        if bound and form.is_valid():
+            if data is not None and "_import" in data:
+                return self._import_confirm(request, job, form)
+            options, client_list = form.options(), form.cleaned_data["client_list"]
+        elif bound:
+            client_list = lists.filter(pk=_int(data, "client_list")).first()
+        preview = None
+        if not problem:
+            try:
+                preview = import_jobs.job_preview(
+                    job, options=options, client_list=client_list
+                )
+            except import_files.ImportFileError as exc:
+                problem = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Check the import"),
+            "opts": self.opts,
+            "job": job,
+            "form": form,
+            "head": head,
+            "preview": preview,
+            "problem": problem,
+            "encoding_name": import_files.ENCODING_NAMES.get(head.options.encoding),
+            "is_csv": is_csv,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, ["mailings/admin/client_import_preview.html"], context
+        )
+
+    def _import_confirm(
+        self,
+        request: AuthenticatedHttpRequest,
+        job: ClientImport,
+        form: ImportPreviewForm,
+    ) -> HttpResponse:
+        client_list: ClientList | None = form.cleaned_data["client_list"]
+        name = form.cleaned_data["new_list"].strip()
+        try:
+            with transaction.atomic():
+                if name:
+                    client_list = ClientList.objects.create(
+                        owner=request.user, name=name
+                    )
+                    permissions.owner_permissions_grant(
+                        owner=request.user, objects=client_list
+                    )
+                import_jobs.client_import_confirm(
+                    job=job, options=form.options(), client_list=client_list
+                )
+        except import_files.ImportFileError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        return HttpResponseRedirect(job.get_absolute_url())
+
+    def _import_unreadable(
+        self, request: AuthenticatedHttpRequest, job: ClientImport, problem: str
+    ) -> HttpResponse:
+        """A stored file that cannot be read at all any more: the job fails with
+        the reason, shown on its page."""
+        ClientImport.objects.filter(
+            pk=job.pk, status=ClientImport.Status.PREVIEW
+        ).update(status=ClientImport.Status.FAILED, problem=problem)
+        return HttpResponseRedirect(job.get_absolute_url())
+
+    def import_sample_view(self, request: AuthenticatedHttpRequest) -> HttpResponse:
+        """A sample file to fill in: the columns the import knows, one attribute
+        (city), in UTF-8 with a BOM so that Excel opens it right."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        response = HttpResponse(
+            SAMPLE_CSV.encode("utf-8-sig"), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="clients-sample.csv"'
+        return response
 
     def import_progress_view(
         self, request: AuthenticatedHttpRequest, job_id: int

@@ -1,6 +1,8 @@
-"""The client import as a background job: the upload is checked and stored, a
-django-q2 task takes the job (a conditional UPDATE decides which worker), checks every
-row, then writes them in batches while the job's counters tell the page its progress."""
+"""The client import as a background job: the upload is checked and stored and
+waits, in the "preview" state, for the person to check how its columns are read and
+which list it fills; confirmed, a django-q2 task takes the job (a conditional UPDATE
+decides which worker), checks every row, then writes them in batches while the
+job's counters tell the page its progress."""
 
 from __future__ import annotations
 
@@ -19,18 +21,24 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from apps.audiences.models import ClientList
 from apps.mailings.import_files import (
     READERS,
     UNPRINTABLE,
     ImportFileError,
     ImportLimits,
+    ReadOptions,
+    TableHead,
     check_upload,
     number_text,
+    read_head,
 )
 from apps.mailings.imports import (
+    ImportPreview,
     ImportProgress,
     ImportReport,
     RowError,
+    import_preview,
     rows_check,
     rows_write,
 )
@@ -61,10 +69,111 @@ def _unfinished() -> Q:
     )
 
 
+# A preview nobody confirmed within this time is dropped (with its file) at the
+# person's next upload.
+PREVIEW_KEPT = timedelta(days=1)
+
+
+def _refuse_while_running(owner: Any) -> None:
+    if ClientImport.objects.filter(
+        _unfinished(), owner=owner, updated_at__gte=_stale_before()
+    ).exists():
+        raise ImportFileError(
+            gettext("An import of yours is still running: wait until it has finished.")
+        )
+
+
+def client_import_upload(
+    *, owner: Any, upload: UploadedFile, file_format: str
+) -> ClientImport:
+    """Check the upload and keep it in MAILSHOT_IMPORT_DIR: a job waiting for the
+    person's check of its preview (``client_import_confirm``) — nothing imported yet.
+
+    Raises ImportFileError with the reason the file (or the person, while another
+    import of theirs runs) is refused."""
+    for old in ClientImport.objects.filter(
+        owner=owner,
+        status=ClientImport.Status.PREVIEW,
+        updated_at__lt=timezone.now() - PREVIEW_KEPT,
+    ):
+        (import_dir() / old.stored_name).unlink(missing_ok=True)
+        old.delete()
+    return _stored_job(
+        owner=owner,
+        upload=upload,
+        file_format=file_format,
+        status=ClientImport.Status.PREVIEW,
+    )
+
+
+def client_import_confirm(
+    *, job: ClientImport, options: ReadOptions, client_list: ClientList | None
+) -> bool:
+    """Queue a previewed job's import, read with ``options`` into ``client_list``
+    (the person's own, checked by the caller). False when the job was no longer
+    waiting (confirmed twice, from two tabs)."""
+    from django_q.tasks import async_task
+
+    _refuse_while_running(job.owner)
+    taken = ClientImport.objects.filter(
+        pk=job.pk, status=ClientImport.Status.PREVIEW
+    ).update(
+        status=ClientImport.Status.QUEUED,
+        options=options.as_json(),
+        client_list=client_list,
+        updated_at=timezone.now(),
+    )
+    if taken:
+        transaction.on_commit(
+            lambda: async_task("apps.mailings.import_tasks.run_client_import", job.pk)
+        )
+    return bool(taken)
+
+
+def _job_file(job: ClientImport) -> Path:
+    path = import_dir() / job.stored_name
+    if not path.exists():
+        raise ImportFileError(
+            gettext(
+                "The uploaded file is not where the import looks for it "
+                "(MAILSHOT_IMPORT_DIR must be shared by the web server and "
+                "every cluster). Please upload it again."
+            )
+        )
+    return path
+
+
+def job_head(job: ClientImport, options: ReadOptions | None = None) -> TableHead:
+    """The headers and first rows of a job's file (the preview's table), read
+    with ``options`` or, without them, with what is detected."""
+    with open(_job_file(job), "rb") as file:
+        return read_head(
+            file,
+            file_format=job.file_format,
+            options=options,
+            limits=ImportLimits.from_settings(),
+        )
+
+
+def job_preview(
+    job: ClientImport, *, options: ReadOptions, client_list: ClientList | None
+) -> ImportPreview:
+    """What importing a job's file with ``options`` into ``client_list`` would do
+    (a full read of the file, nothing written)."""
+    reader = READERS[job.file_format]
+    with open(_job_file(job), "rb") as file:
+        return import_preview(
+            owner=job.owner,
+            rows=reader(file, ImportLimits.from_settings(), options),
+            client_list=client_list,
+        )
+
+
 def client_import_start(
     *, owner: Any, upload: UploadedFile, file_format: str
 ) -> ClientImport:
-    """Check the upload, keep it in MAILSHOT_IMPORT_DIR and queue its import.
+    """Check the upload, keep it in MAILSHOT_IMPORT_DIR and queue its import at
+    once, its columns read from the headers (no preview: scripts, tests).
 
     Raises ImportFileError with the reason the file (or the person, while another
     import of theirs runs) is refused."""
@@ -81,12 +190,18 @@ def client_import_create(
     *, owner: Any, upload: UploadedFile, file_format: str
 ) -> ClientImport:
     """The job of ``client_import_start``, not queued (the benchmark runs it)."""
-    if ClientImport.objects.filter(
-        _unfinished(), owner=owner, updated_at__gte=_stale_before()
-    ).exists():
-        raise ImportFileError(
-            gettext("An import of yours is still running: wait until it has finished.")
-        )
+    return _stored_job(
+        owner=owner,
+        upload=upload,
+        file_format=file_format,
+        status=ClientImport.Status.QUEUED,
+    )
+
+
+def _stored_job(
+    *, owner: Any, upload: UploadedFile, file_format: str, status: str
+) -> ClientImport:
+    _refuse_while_running(owner)
     # An uploaded file always wraps an open file; the stubs share File's Optional.
     check_upload(
         cast(IO[bytes], upload.file),
@@ -103,6 +218,7 @@ def client_import_create(
             out.write(chunk)
     return ClientImport.objects.create(
         owner=owner,
+        status=status,
         file_format=file_format,
         file_name=UNPRINTABLE.sub("", upload.name or "")[:255],
         stored_name=stored_name,
@@ -139,10 +255,11 @@ def client_import_run(job_id: int) -> str:
     reader = READERS[job.file_format]
     path = import_dir() / job.stored_name
     limits = ImportLimits.from_settings()
+    options = ReadOptions.from_json(job.options)
 
     def open_rows() -> Iterator[tuple[int, dict[str, Any]]]:
         with open(path, "rb") as file:
-            yield from reader(file, limits)
+            yield from reader(file, limits, options)
 
     def checked(count: int) -> None:
         ClientImport.objects.filter(pk=job.pk).update(
@@ -150,14 +267,7 @@ def client_import_run(job_id: int) -> str:
         )
 
     try:
-        if not path.exists():
-            raise ImportFileError(
-                gettext(
-                    "The uploaded file is not where the import looks for it "
-                    "(MAILSHOT_IMPORT_DIR must be shared by the web server and "
-                    "every cluster). Please upload it again."
-                )
-            )
+        _job_file(job)
         report, count = rows_check(open_rows(), on_progress=checked)
         if not report.ok:
             _finish(
@@ -175,7 +285,12 @@ def client_import_run(job_id: int) -> str:
             updated_at=timezone.now(),
         )
         progress = ImportProgress(job)
-        report = rows_write(owner=job.owner, rows=open_rows(), progress=progress)
+        report = rows_write(
+            owner=job.owner,
+            rows=open_rows(),
+            progress=progress,
+            client_list=job.client_list,
+        )
     except ImportFileError as exc:
         _finish(job, status=ClientImport.Status.FAILED, problem=str(exc))
         return f"refused: {exc}"
@@ -195,7 +310,7 @@ def client_import_run(job_id: int) -> str:
     _finish(job, status=ClientImport.Status.DONE)
     return (
         f"{report.created} new, {report.updated} updated, {report.unchanged} "
-        f"unchanged, {report.duplicates} repeated"
+        f"unchanged, {report.duplicates} repeated, {report.suppressed} suppressed"
     )
 
 
@@ -206,6 +321,7 @@ def job_report(job: ClientImport) -> ImportReport:
         updated=job.updated_count,
         unchanged=job.unchanged_count,
         duplicates=job.duplicate_count,
+        suppressed=job.suppressed_count,
         error_count=job.error_count,
         errors=[RowError(**error) for error in job.errors],
     )
@@ -221,8 +337,11 @@ def job_progress(job: ClientImport) -> dict[str, Any]:
         "updated": job.updated_count,
         "unchanged": job.unchanged_count,
         "duplicates": job.duplicate_count,
+        "suppressed": job.suppressed_count,
     }
-    if job.status == Status.QUEUED:
+    if job.status == Status.PREVIEW:
+        text = gettext("Check how the file is read, then start the import.")
+    elif job.status == Status.QUEUED:
         text = gettext("Waiting for a worker to start the import.")
     elif job.status == Status.CHECKING:
         text = ngettext(
@@ -247,6 +366,14 @@ def job_progress(job: ClientImport) -> dict[str, Any]:
             )
             % counts
         )
+        if job.suppressed_count:
+            text += " " + ngettext(
+                "%(count)d address is suppressed or unsubscribed: it joins no list "
+                "and gets no mail.",
+                "%(count)d addresses are suppressed or unsubscribed: they join no "
+                "list and get no mail.",
+                job.suppressed_count,
+            ) % {"count": job.suppressed_count}
     elif job.rows_done:
         text = (
             gettext(

@@ -14,11 +14,17 @@ whole import.
 
 Rules (also told to the person on the import page):
 
-* columns ``email`` (required), ``full_name``, ``comment``; others are ignored;
+* columns ``email`` (required), ``full_name``, ``comment`` (recognised by their
+  English or Russian headers, or mapped on the preview page); other columns become
+  attributes of the client (merged into those it has) unless the person ignores
+  them;
 * the owner is always the person importing, never a column of the file;
 * an address the person already has (compared case-insensitively) updates that
-  client's name and comment; an address repeated in the file counts once — the
-  first row wins, later ones are skipped;
+  client's name, comment and attributes; an address repeated in the file counts
+  once — the first row wins, later ones are skipped;
+* with a list chosen, every imported client is subscribed to it, except an
+  address the person (or the site) suppresses or whose owner unsubscribed: it is
+  counted as suppressed and never subscribed again by an import;
 * any invalid row stops the import: nothing is saved, and every bad row is listed
   with its line number and the reason (every row is checked before any is written);
 * files over ``MAILSHOT_IMPORT_MAX_BYTES``, with more than
@@ -28,6 +34,7 @@ Rules (also told to the person on the import page):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,11 +43,13 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.audiences.models import ClientList, Subscription, Suppression
 from apps.core.validators import (
     validate_no_control_characters,
     validate_no_newlines,
@@ -62,14 +71,20 @@ MAX_REPORTED_ERRORS = 200
 # may be None.
 EMAIL_MAX = cast(int, Client._meta.get_field("email").max_length)
 NAME_MAX = cast(int, Client._meta.get_field("full_name").max_length)
-# An XLSX workbook is a handful of parts; thousands of them is not a workbook.
+ATTRIBUTE_MAX = 1000  # characters of one attribute's value
 
 IMPORT_RULES = _(
-    "Columns: email (required), full_name, comment; other columns are ignored. "
-    "An address you already have (whatever its case) updates that client's name "
-    "and comment; an address repeated in the file counts once (the first row "
-    "wins). If any row is invalid nothing is imported and every bad row is listed."
+    "Columns: e-mail (required), full name, comment — English or Russian headers "
+    "are recognised; any other column becomes an attribute of the client. After "
+    "the upload you check how the columns are read and which list the clients "
+    "join, before anything is saved. An address you already have (whatever its "
+    "case) updates that client; an address repeated in the file counts once (the "
+    "first row wins); a suppressed or unsubscribed address is never subscribed "
+    "again. If any row is invalid nothing is imported and every bad row is listed."
 )
+
+# One cleaned row: e-mail, full name, comment, attributes.
+Cleaned = tuple[str, str, str, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     duplicates: int = 0
+    suppressed: int = 0
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
 
@@ -118,20 +134,24 @@ def _invalid(
     return None
 
 
-def _cleaned(row: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(email, full_name, comment) of a row, as they would be saved."""
+def _cleaned(row: Mapping[str, Any]) -> Cleaned:
+    """(email, full_name, comment, attributes) of a row, as they would be saved;
+    empty attribute cells are left out (they never erase a value)."""
+    attributes = {}
+    for name, value in (row.get("attributes") or {}).items():
+        if text := cell_text(value).strip():
+            attributes[name] = text
     return (
         cell_text(row.get("email")).strip(),
         cell_text(row.get("full_name")).strip(),
         cell_text(row.get("comment")),
+        attributes,
     )
 
 
-def _clean_row(
-    line: int, row: Mapping[str, Any], report: ImportReport
-) -> tuple[str, str, str] | None:
-    """(email, full_name, comment) of a valid row, or None after reporting it."""
-    email, full_name, comment = _cleaned(row)
+def _clean_row(line: int, row: Mapping[str, Any], report: ImportReport) -> bool:
+    """Whether a row is valid; its problems go into the report."""
+    email, full_name, comment, attributes = _cleaned(row)
     problems: list[RowError] = []
     # The models' own checks of one-line and multi-line text (control characters:
     # NUL breaks PostgreSQL, the others would reach mail headers).
@@ -171,9 +191,21 @@ def _clean_row(
         problems.append(problem)
     if problem := _invalid(line, "comment", comment, validate_no_control_characters):
         problems.append(problem)
+    for name, value in attributes.items():
+        if len(value) > ATTRIBUTE_MAX:
+            problems.append(
+                RowError(
+                    line,
+                    name,
+                    gettext("Longer than %(max)d characters.") % {"max": ATTRIBUTE_MAX},
+                    _shown(value),
+                )
+            )
+        elif problem := _invalid(line, name, value, validate_no_newlines):
+            problems.append(problem)
     for error in problems:
         report.add_error(error)
-    return None if problems else (email, full_name, comment)
+    return not problems
 
 
 Rows = Iterable[tuple[int, Mapping[str, Any]]]
@@ -192,6 +224,138 @@ def rows_check(
         if on_progress is not None and count % PROGRESS_EVERY == 0:
             on_progress(count)
     return report, count
+
+
+# --- what an address already is -------------------------------------------------
+
+# Addresses asked about per query (an IN list of that many values).
+LOOKUP_CHUNK = 1000
+
+
+def _suppressed_keys(owner: Any, keys: list[str]) -> set[str]:
+    """Which of these lower-cased addresses the owner (or the site) suppresses."""
+    found: set[str] = set()
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        found.update(
+            Suppression.objects.filter(Q(owner=owner) | Q(owner__isnull=True))
+            .annotate(key=Lower("email"))
+            .filter(key__in=keys[start : start + LOOKUP_CHUNK])
+            .values_list("key", flat=True)
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Known:
+    """A client the owner already has, as an import compares it."""
+
+    pk: int
+    full_name: str
+    comment: str
+    attributes: dict[str, Any]
+    is_unsubscribed: bool
+    # Their subscription to the import's list, if any (a Subscription.Status).
+    list_status: str | None = None
+
+
+def _known_clients(
+    owner: Any, keys: list[str], client_list: ClientList | None
+) -> dict[str, Known]:
+    """The owner's clients among these lower-cased addresses, by address."""
+    found: dict[str, Known] = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        rows = (
+            Client.objects.filter(owner=owner)
+            .annotate(key=Lower("email"))
+            .filter(key__in=keys[start : start + LOOKUP_CHUNK])
+            .values_list(
+                "pk", "key", "full_name", "comment", "attributes", "is_unsubscribed"
+            )
+        )
+        key_of: dict[int, str] = {}
+        for pk, key, full_name, comment, attributes, unsubscribed in rows:
+            found[key] = Known(pk, full_name, comment, attributes or {}, unsubscribed)
+            key_of[pk] = key
+        if client_list is not None and key_of:
+            statuses = Subscription.objects.filter(
+                client_list=client_list, client_id__in=list(key_of)
+            ).values_list("client_id", "status")
+            for client_id, status in statuses:
+                key = key_of[client_id]
+                found[key] = dataclasses.replace(found[key], list_status=status)
+    return found
+
+
+def _is_suppressed(known: Known | None, key: str, suppressed: set[str]) -> bool:
+    """Never subscribed again by an import: a suppressed address, a client who
+    unsubscribed, or one who left the list."""
+    return (
+        key in suppressed
+        or (known is not None and known.is_unsubscribed)
+        or (known is not None and known.list_status == Subscription.Status.UNSUBSCRIBED)
+    )
+
+
+def _merged(known: Known, attributes: dict[str, str]) -> dict[str, Any]:
+    return {**known.attributes, **attributes} if attributes else known.attributes
+
+
+# --- the preview ------------------------------------------------------------------
+
+
+@dataclass
+class ImportPreview:
+    """What importing the file would do, counted before anything is written."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    report: ImportReport = field(default_factory=ImportReport)
+
+
+def import_preview(
+    *, owner: Any, rows: Rows, client_list: ClientList | None = None
+) -> ImportPreview:
+    """Count new / updated / unchanged / invalid / repeated / suppressed rows of a
+    file as ``rows_write`` would meet them, writing nothing (a few queries per
+    thousand addresses)."""
+    preview = ImportPreview()
+    valid: dict[str, Cleaned] = {}
+    for line, row in rows:
+        preview.rows += 1
+        errors = preview.report.error_count
+        _clean_row(line, row, preview.report)
+        if preview.report.error_count > errors:
+            preview.invalid += 1
+            continue
+        cleaned = _cleaned(row)
+        key = cleaned[0].lower()
+        if key in valid:
+            preview.duplicates += 1
+        else:
+            valid[key] = cleaned
+    keys = list(valid)
+    known = _known_clients(owner, keys, client_list)
+    suppressed = _suppressed_keys(owner, keys)
+    for key, (_email, full_name, comment, attributes) in valid.items():
+        client = known.get(key)
+        if client is None:
+            preview.created += 1
+        elif (client.full_name, client.comment, client.attributes) == (
+            full_name,
+            comment,
+            _merged(client, attributes),
+        ):
+            preview.unchanged += 1
+        else:
+            preview.updated += 1
+        if _is_suppressed(client, key, suppressed):
+            preview.suppressed += 1
+    return preview
 
 
 # --- writing rows -----------------------------------------------------------------
@@ -213,6 +377,7 @@ class ImportProgress:
                 updated=job.updated_count,
                 unchanged=job.unchanged_count,
                 duplicates=job.duplicate_count,
+                suppressed=job.suppressed_count,
             )
             self.rows_done = job.rows_done
 
@@ -226,6 +391,7 @@ class ImportProgress:
                 updated_count=report.updated,
                 unchanged_count=report.unchanged,
                 duplicate_count=report.duplicates,
+                suppressed_count=report.suppressed,
                 updated_at=timezone.now(),
             )
 
@@ -233,9 +399,15 @@ class ImportProgress:
 class _BatchWriter:
     """Writes one owner's checked rows, a batch per transaction."""
 
-    def __init__(self, owner: Any, progress: ImportProgress) -> None:
+    def __init__(
+        self,
+        owner: Any,
+        progress: ImportProgress,
+        client_list: ClientList | None = None,
+    ) -> None:
         self.owner = owner
         self.progress = progress
+        self.client_list = client_list
         self.report = progress.report
         self.rows_saved = progress.rows_done
         # The addresses the owner had when the import began: a batch asks for the
@@ -249,7 +421,7 @@ class _BatchWriter:
             .values_list("key", flat=True)
         )
 
-    def write(self, batch: list[tuple[str, str, str]], rows_done: int) -> None:
+    def write(self, batch: list[Cleaned], rows_done: int) -> None:
         for attempt in range(3):
             try:
                 with transaction.atomic():
@@ -262,49 +434,67 @@ class _BatchWriter:
                 return
 
     def _save(
-        self, batch: list[tuple[str, str, str]], rows_done: int, *, ask_all: bool
+        self, batch: list[Cleaned], rows_done: int, *, ask_all: bool
     ) -> ImportReport:
-        keys = [email.lower() for email, _name, _comment in batch]
+        keys = [cleaned[0].lower() for cleaned in batch]
         asked = keys if ask_all else [key for key in keys if key in self.known]
-        existing = {}
-        if asked:
-            existing = {
-                key: (pk, full_name, comment)
-                for pk, key, full_name, comment in Client.objects.filter(
-                    owner=self.owner
-                )
-                .annotate(key=Lower("email"))
-                .filter(key__in=asked)
-                .values_list("pk", "key", "full_name", "comment")
-            }
+        existing = _known_clients(self.owner, asked, self.client_list) if asked else {}
+        suppressed = _suppressed_keys(self.owner, keys)
         after = ImportReport(
             created=self.report.created,
             updated=self.report.updated,
             unchanged=self.report.unchanged,
             duplicates=self.report.duplicates,
+            suppressed=self.report.suppressed,
         )
         now = timezone.now()
         to_create: list[Client] = []
         to_update: list[Client] = []
-        for (email, full_name, comment), key in zip(batch, keys, strict=True):
-            if key not in existing:
+        # Clients of the batch to subscribe to the list: pks of known ones, and
+        # new ones once created.
+        subscribe: list[int] = []
+        subscribe_new: list[Client] = []
+        for (email, full_name, comment, attributes), key in zip(
+            batch, keys, strict=True
+        ):
+            known = existing.get(key)
+            if _is_suppressed(known, key, suppressed):
+                after.suppressed += 1
+                listed = False
+            else:
+                listed = known is None or known.list_status is None
+            if known is None:
                 after.created += 1
-                to_create.append(
-                    Client(
-                        owner=self.owner,
-                        email=email,
-                        full_name=full_name,
-                        comment=comment,
-                    )
+                client = Client(
+                    owner=self.owner,
+                    email=email,
+                    full_name=full_name,
+                    comment=comment,
+                    attributes=attributes,
                 )
+                to_create.append(client)
+                if listed:
+                    subscribe_new.append(client)
                 continue
-            pk, old_name, old_comment = existing[key]
-            if (old_name, old_comment) == (full_name, comment):
+            if listed:
+                subscribe.append(known.pk)
+            merged = _merged(known, attributes)
+            if (known.full_name, known.comment, known.attributes) == (
+                full_name,
+                comment,
+                merged,
+            ):
                 after.unchanged += 1
             else:
                 after.updated += 1
                 to_update.append(
-                    Client(pk=pk, full_name=full_name, comment=comment, updated_at=now)
+                    Client(
+                        pk=known.pk,
+                        full_name=full_name,
+                        comment=comment,
+                        attributes=merged,
+                        updated_at=now,
+                    )
                 )
         if to_create:
             created = Client.objects.bulk_create(to_create)
@@ -313,8 +503,24 @@ class _BatchWriter:
             )
         if to_update:
             Client.objects.bulk_update(
-                to_update, ["full_name", "comment", "updated_at"]
+                to_update, ["full_name", "comment", "attributes", "updated_at"]
             )
+        if self.client_list is not None:
+            subscribe += [client.pk for client in subscribe_new]
+            if subscribe:
+                Subscription.objects.bulk_create(
+                    [
+                        Subscription(
+                            client_id=pk,
+                            client_list=self.client_list,
+                            status=Subscription.Status.SUBSCRIBED,
+                            confirmed_at=now,
+                        )
+                        for pk in subscribe
+                    ],
+                    # A subscription made meanwhile (the public form) stays.
+                    ignore_conflicts=True,
+                )
         self.progress.batch_saved(after, rows_done)
         return after
 
@@ -325,17 +531,18 @@ def rows_write(
     rows: Rows,
     progress: ImportProgress,
     batch_size: int | None = None,
+    client_list: ClientList | None = None,
 ) -> ImportReport:
     """Write rows already checked by ``rows_check``, ``batch_size`` (by default
-    ``BATCH_SIZE``) per transaction.
+    ``BATCH_SIZE``) per transaction, subscribing them to ``client_list``.
 
     The first ``progress.rows_done`` rows were saved by an earlier run of the same
     job: they are only read again to know which addresses the file already had."""
     batch_size = batch_size or BATCH_SIZE
-    writer = _BatchWriter(owner, progress)
+    writer = _BatchWriter(owner, progress, client_list)
     skip = progress.rows_done
     seen: set[str] = set()
-    batch: list[tuple[str, str, str]] = []
+    batch: list[Cleaned] = []
     count = 0
     for _line, row in rows:
         count += 1
@@ -362,9 +569,11 @@ def clients_import(
     open_rows: Callable[[], Rows],
     batch_size: int | None = None,
     progress: ImportProgress | None = None,
+    client_list: ClientList | None = None,
 ) -> ImportReport:
-    """Import the rows ``open_rows()`` yields ((line, {email, full_name, comment})
-    pairs; called twice: to check, then to write) as clients of ``owner``."""
+    """Import the rows ``open_rows()`` yields ((line, {email, full_name, comment,
+    attributes}) pairs; called twice: to check, then to write) as clients of
+    ``owner``, subscribed to ``client_list`` when one is given."""
     report, _count = rows_check(open_rows())
     if not report.ok:
         return report
@@ -373,4 +582,5 @@ def clients_import(
         rows=open_rows(),
         progress=progress or ImportProgress(),
         batch_size=batch_size,
+        client_list=client_list,
     )

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from apps.mailings import import_files, import_jobs, imports
 from apps.mailings.models import Client, ClientImport
-from apps.mailings.tests.test_import_export import xlsx_file
+from apps.mailings.tests.test_import_export import confirm_import, xlsx_file
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,10 @@ def post_file(django_capture_on_commit_callbacks):
 
     def _post(http, file, fmt=CSV_FORMAT, run=True):
         with django_capture_on_commit_callbacks(execute=run):
-            return http.post(IMPORT_URL, {"format": fmt, "import_file": file})
+            response = http.post(IMPORT_URL, {"format": fmt, "import_file": file})
+            if response.status_code == 302:
+                response = confirm_import(http, response["Location"])
+            return response
 
     return _post
 
