@@ -13,26 +13,35 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
+    JsonResponse,
 )
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from unfold.decorators import action, display
 
+from apps.audiences import selectors as audience_selectors
+from apps.audiences import services as audience_services
+from apps.audiences.forms import AttributesField, ChooseListForm
+from apps.audiences.models import ClientList, Segment, Suppression
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
+from apps.core.admin_confirm import bulk_action_fields
 from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
+from apps.core.validators import parse_id
 from apps.mailings import exports, selectors, services
 from apps.mailings.admin_imports import ClientImportAdminMixin
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
@@ -72,17 +81,92 @@ class ClientMailingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ClientListFilter(admin.SimpleListFilter):
+    """``?client_list=ID``: the members of one list (the link on a list's page);
+    offered only for a list the person may see."""
+
+    title = _("list")
+    parameter_name = "client_list"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        lists = permissions.visible(request.user, ClientList)
+        if not permissions.sees_all(request.user, ClientList):
+            return [
+                (str(pk), name) for pk, name in lists.values_list("pk", "name")[:50]
+            ]
+        list_id = parse_id(self.value())
+        found = lists.filter(pk=list_id).first() if list_id else None
+        return [(str(found.pk), str(found))] if found else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in (None, ""):
+            return queryset
+        list_id = parse_id(self.value())
+        if list_id is None:
+            return queryset.none()
+        return queryset.filter(subscriptions__client_list_id=list_id)
+
+
+def _suppressed() -> Exists:
+    """Per client: its owner, or the whole site, suppressed its address."""
+    return Exists(
+        Suppression.objects.annotate(address=Lower("email")).filter(
+            Q(owner_id=OuterRef("owner_id")) | Q(owner__isnull=True),
+            address=Lower(OuterRef("email")),
+        )
+    )
+
+
+class SuppressedFilter(admin.SimpleListFilter):
+    title = _("suppressed")
+    parameter_name = "suppressed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(_suppressed())
+        if self.value() == "no":
+            return queryset.exclude(_suppressed())
+        return queryset
+
+
+class ClientForm(forms.ModelForm):  # type: ignore[type-arg]
+    attributes = AttributesField(
+        label=_("attributes"),
+        help_text=_(
+            "Your own fields (city, plan…): used by segments and as "
+            "{{ attr.NAME }} in messages."
+        ),
+    )
+
+    class Meta:
+        model = Client
+        fields = ["email", "full_name", "comment", "attributes", "is_unsubscribed"]
+
+
 @admin.register(Client)
 class ClientAdmin(ClientImportAdminMixin, ImportExportMixin, OwnedModelAdmin[Client]):
     """Clients, with import (CSV, XLSX) and export of the clients a person sees."""
 
+    form = ClientForm
     list_display = ["email", "full_name", "subscription", "created_at"]
     search_fields = ["email", "full_name"]
-    list_filter = ["is_unsubscribed", ClientMailingFilter]
-    fields = ["email", "full_name", "comment", "is_unsubscribed"]
+    list_filter = [
+        "is_unsubscribed",
+        SuppressedFilter,
+        ClientListFilter,
+        ClientMailingFilter,
+    ]
+    fields = ["email", "full_name", "comment", "attributes", "is_unsubscribed"]
     list_per_page = 50
     # A user may keep 100,000 clients: no second COUNT(*) over all of them.
     show_full_result_count = False
+    actions = ["add_to_list", "remove_from_list", "new_mailing"]
+
+    def get_queryset(self, request: AuthenticatedHttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).annotate(is_suppressed=_suppressed())
 
     @display(
         description=_("subscription"),
@@ -90,8 +174,45 @@ class ClientAdmin(ClientImportAdminMixin, ImportExportMixin, OwnedModelAdmin[Cli
         label={True: "danger", False: "success"},
     )
     def subscription(self, obj: Client) -> tuple[bool, str]:
+        if getattr(obj, "is_suppressed", False) and not obj.is_unsubscribed:
+            return True, gettext("Suppressed")
         return obj.is_unsubscribed, (
             gettext("Unsubscribed") if obj.is_unsubscribed else gettext("Subscribed")
+        )
+
+    def get_fields(
+        self, request: AuthenticatedHttpRequest, obj: Client | None = None
+    ) -> list[Any]:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None:
+            fields.append("suppression_status")
+        return list(dict.fromkeys(fields))
+
+    def get_readonly_fields(
+        self, request: AuthenticatedHttpRequest, obj: Client | None = None
+    ) -> list[str]:
+        readonly = [*super().get_readonly_fields(request, obj), "suppression_status"]
+        if obj is not None and audience_services.recipient_opted_out(obj):
+            # Their own unsubscribe: only their subscribing again undoes it.
+            readonly.append("is_unsubscribed")
+        return readonly
+
+    @display(description=_("suppression"))
+    def suppression_status(self, obj: Client) -> str:
+        entries = list(audience_selectors.client_suppressions(obj))
+        if not entries:
+            return gettext("Not suppressed.")
+        return format_html_join(
+            "",
+            "<div>{} — {}{}</div>",
+            (
+                (
+                    gettext("site-wide") if e.owner_id is None else gettext("yours"),
+                    e.get_reason_display(),
+                    f" ({e.source})" if e.source else "",
+                )
+                for e in entries
+            ),
         )
 
     def get_form(
@@ -115,6 +236,138 @@ class ClientAdmin(ClientImportAdminMixin, ImportExportMixin, OwnedModelAdmin[Cli
             return OwnedForm
         return form
 
+    # --- bulk actions: lists and a new mailing ---
+
+    def has_add_to_list_permission(
+        self, request: AuthenticatedHttpRequest, object_id: str | None = None
+    ) -> bool:
+        return permissions.may(request.user, "change", ClientList)
+
+    has_remove_from_list_permission = has_add_to_list_permission
+
+    def has_new_mailing_permission(
+        self, request: AuthenticatedHttpRequest, object_id: str | None = None
+    ) -> bool:
+        return permissions.may(request.user, "add", Mailing)
+
+    def _list_action(
+        self,
+        request: AuthenticatedHttpRequest,
+        queryset: QuerySet[Client],
+        *,
+        action_name: str,
+        adding: bool,
+    ) -> HttpResponse | None:
+        clients = queryset.filter(
+            pk__in=permissions.visible(request.user, Client, "change").values("pk")
+        )
+        lists = permissions.visible(request.user, ClientList, "change")
+        form = ChooseListForm(request.POST if confirmed(request) else None, lists=lists)
+        if confirmed(request) and form.is_valid():
+            client_list = form.cleaned_data["client_list"]
+            if adding:
+                count = audience_services.list_members_add(
+                    client_list=client_list, clients=clients
+                )
+                text = ngettext(
+                    "%(count)d client added to “%(list)s”.",
+                    "%(count)d clients added to “%(list)s”.",
+                    count,
+                )
+            else:
+                count = audience_services.list_members_remove(
+                    client_list=client_list, clients=clients
+                )
+                text = ngettext(
+                    "%(count)d client removed from “%(list)s”.",
+                    "%(count)d clients removed from “%(list)s”.",
+                    count,
+                )
+            self.message_user(
+                request, text % {"count": count, "list": client_list}, messages.SUCCESS
+            )
+            return None
+        selected = request.POST.get("select_across") == "1"
+        count = clients.count()
+        question = (
+            ngettext(
+                "Add %(count)d selected client to which list?",
+                "Add %(count)d selected clients to which list?",
+                count,
+            )
+            if adding
+            else ngettext(
+                "Remove %(count)d selected client from which list?",
+                "Remove %(count)d selected clients from which list?",
+                count,
+            )
+        ) % {"count": count}
+        hidden = bulk_action_fields(action_name, clients.only("pk"))
+        if selected:
+            hidden.append(("select_across", "1"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Add to list") if adding else gettext("Remove from list"),
+            "question": question,
+            "form": form,
+            "hidden": hidden,
+            "submit_label": gettext("Add") if adding else gettext("Remove"),
+            "cancel_url": reverse("admin:mailings_client_changelist"),
+            "no_lists_url": reverse("admin:audiences_clientlist_add"),
+            "opts": self.opts,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "audiences/admin/choose_list.html", context)
+
+    @action(description=_("Add to list…"), permissions=["add_to_list"])
+    def add_to_list(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Client]
+    ) -> HttpResponse | None:
+        return self._list_action(
+            request, queryset, action_name="add_to_list", adding=True
+        )
+
+    @action(description=_("Remove from list…"), permissions=["remove_from_list"])
+    def remove_from_list(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Client]
+    ) -> HttpResponse | None:
+        return self._list_action(
+            request, queryset, action_name="remove_from_list", adding=False
+        )
+
+    # Up to this many clients go into the new mailing's own picks (in its address);
+    # more become a new list that the mailing targets.
+    NEW_MAILING_PICKS = 100
+
+    @action(
+        description=_("New mailing to the selected clients"),
+        permissions=["new_mailing"],
+    )
+    def new_mailing(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Client]
+    ) -> HttpResponseRedirect:
+        own = queryset.filter(owner=request.user)
+        ids = list(own.values_list("pk", flat=True)[: self.NEW_MAILING_PICKS + 1])
+        add_url = reverse("admin:mailings_mailing_add")
+        if len(ids) <= self.NEW_MAILING_PICKS:
+            return HttpResponseRedirect(f"{add_url}?clients={','.join(map(str, ids))}")
+        client_list = audience_services.client_list_create(
+            owner=request.user,
+            name=gettext("Selected clients %(when)s")
+            % {"when": timezone.localtime().strftime("%Y-%m-%d %H:%M")},
+        )
+        count = audience_services.list_members_add(client_list=client_list, clients=own)
+        self.message_user(
+            request,
+            gettext(
+                "%(count)d clients were put in the new list “%(list)s”, which the "
+                "mailing targets."
+            )
+            % {"count": count, "list": client_list},
+            messages.INFO,
+        )
+        return HttpResponseRedirect(f"{add_url}?lists={client_list.pk}")
+
 
 @admin.register(Message)
 class MessageAdmin(OwnedModelAdmin[Message]):
@@ -126,7 +379,16 @@ class MessageAdmin(OwnedModelAdmin[Message]):
 class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
     class Meta:
         model = Mailing
-        fields = ["message", "clients", "start_at", "end_at", "periodicity"]
+        fields = [
+            "message",
+            "to_all_clients",
+            "lists",
+            "segments",
+            "clients",
+            "start_at",
+            "end_at",
+            "periodicity",
+        ]
 
     def __init__(self, *args: Any, owner: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -140,6 +402,8 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
             choices = {
                 "clients": selectors.owned_clients(owner),
                 "message": selectors.owned_messages(owner),
+                "lists": ClientList.objects.filter(owner=owner),
+                "segments": Segment.objects.filter(owner=owner),
             }
             for name, queryset in choices.items():
                 field = self.fields.get(name)
@@ -151,6 +415,44 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
                 self.fields[name].help_text = gettext("Time zone: %(zone)s") % {
                     "zone": zone
                 }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self._targets_anyone(cleaned):
+            raise forms.ValidationError(
+                gettext(
+                    "Choose who receives it: all your clients, a list, a segment "
+                    "or some clients."
+                ),
+                code="no_targets",
+            )
+        return cleaned
+
+    def _targets_anyone(self, cleaned: dict[str, Any]) -> bool:
+        if cleaned.get("to_all_clients") or cleaned.get("lists"):
+            return True
+        if cleaned.get("segments") or cleaned.get("clients"):
+            return True
+        if "clients" in self.fields or not self.instance.pk:
+            return bool(cleaned.get("add_clients"))
+        # Many clients: they are not on the form; the mailing keeps those not removed.
+        removed = cleaned.get("remove_clients") or []
+        kept = self.instance.clients.exclude(pk__in=[c.pk for c in removed])
+        return bool(cleaned.get("add_clients")) or kept.exists()
+
+
+def _recipients_text(counted: Any) -> str:
+    text = ngettext("%(count)d recipient", "%(count)d recipients", counted.sendable) % {
+        "count": counted.sendable
+    }
+    skipped = counted.total - counted.sendable
+    if skipped:
+        text += " " + ngettext(
+            "(%(count)d more unsubscribed or suppressed)",
+            "(%(count)d more unsubscribed or suppressed)",
+            skipped,
+        ) % {"count": skipped}
+    return text
 
 
 def _merged(name: str, own: list[str]) -> list[str]:
@@ -191,7 +493,78 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
             self.admin_site.admin_view(self.attempts_export_view),
             name="mailings_mailing_attempts_export",
         )
-        return [report, *super().get_urls()]
+        count = path(
+            "recipient-count/",
+            self.admin_site.admin_view(self.recipient_count_view),
+            name="mailings_mailing_recipient_count",
+        )
+        return [report, count, *super().get_urls()]
+
+    class Media:
+        js = ["audiences/recipient-count.js"]
+
+    # --- the recipient count shown on the form before saving ---
+
+    def recipient_count_view(self, request: AuthenticatedHttpRequest) -> JsonResponse:
+        """GET the form's targets (``to_all_clients``, ``lists``, ``segments``,
+        ``clients``; ``mailing`` for the clients an existing mailing keeps) → JSON
+        ``{"total", "sendable", "text"}``. Only the person's own lists, segments and
+        clients count; anything else named is ignored."""
+        user = request.user
+        if not (
+            permissions.may(user, "add", Mailing)
+            or permissions.may(user, "change", Mailing)
+        ):
+            raise PermissionDenied
+        owner = user
+        query = request.GET
+        mailing_id = parse_id(query.get("mailing"))
+        mailing = None
+        if mailing_id is not None:
+            mailing = (
+                permissions.visible(user, Mailing, "change")
+                .filter(pk=mailing_id)
+                .first()
+            )
+            if mailing is None:
+                raise PermissionDenied
+            owner = mailing.owner
+
+        def ids(name: str) -> list[int]:
+            values = [parse_id(v) for v in query.getlist(name)]
+            return [v for v in values if v is not None][:1000]
+
+        picked: Any = ids("clients")
+        if mailing is not None and "clients" not in query:
+            picked = mailing.clients.through.objects.filter(
+                mailing_id=mailing.pk
+            ).values("client_id")
+        targets = audience_selectors.Targets(
+            owner_id=owner.pk,
+            list_ids=list(
+                ClientList.objects.filter(owner=owner, pk__in=ids("lists")).values_list(
+                    "pk", flat=True
+                )
+            ),
+            segments=list(Segment.objects.filter(owner=owner, pk__in=ids("segments"))),
+            client_ids=picked,
+            to_all_clients=query.get("to_all_clients") in ("on", "true", "1"),
+        )
+        counted = audience_selectors.recipient_count(targets)
+        return JsonResponse(
+            {
+                "total": counted.total,
+                "sendable": counted.sendable,
+                "text": _recipients_text(counted),
+            }
+        )
+
+    @display(description=_("recipients"))
+    def recipients_summary(self, obj: Mailing) -> str:
+        counted = audience_selectors.recipient_count(
+            audience_selectors.Targets.of_mailing(obj)
+        )
+        return _recipients_text(counted)
 
     def has_attempts_report_permission(
         self, request: AuthenticatedHttpRequest, object_id: str | None = None
@@ -311,6 +684,8 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
         self, request: AuthenticatedHttpRequest, obj: Mailing | None = None
     ) -> list[Any]:
         fields = list(super().get_fields(request, obj))
+        if obj is not None:
+            fields.append("recipients_summary")
         if obj is not None and not self.has_change_permission(request, obj):
             fields = ["clients_summary" if f == "clients" else f for f in fields]
         elif self._many_clients(request, obj):
@@ -324,7 +699,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             # Set by the engine and by managers, shown to everyone who opens it.
-            readonly += ["status", "is_enabled", "next_run_at"]
+            readonly += ["status", "is_enabled", "next_run_at", "recipients_summary"]
             if not self.has_change_permission(request, obj) or self._many_clients(
                 request, obj
             ):
