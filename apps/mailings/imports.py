@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from cachalot.api import cachalot_disabled
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -149,9 +150,12 @@ def _cleaned(row: Mapping[str, Any]) -> Cleaned:
     )
 
 
-def _clean_row(line: int, row: Mapping[str, Any], report: ImportReport) -> bool:
-    """Whether a row is valid; its problems go into the report."""
-    email, full_name, comment, attributes = _cleaned(row)
+def _clean_row(
+    line: int, row: Mapping[str, Any], report: ImportReport
+) -> Cleaned | None:
+    """The cleaned values of a valid row, or None after reporting its problems."""
+    cleaned = _cleaned(row)
+    email, full_name, comment, attributes = cleaned
     problems: list[RowError] = []
     # The models' own checks of one-line and multi-line text (control characters:
     # NUL breaks PostgreSQL, the others would reach mail headers).
@@ -205,7 +209,7 @@ def _clean_row(line: int, row: Mapping[str, Any], report: ImportReport) -> bool:
             problems.append(problem)
     for error in problems:
         report.add_error(error)
-    return not problems
+    return None if problems else cleaned
 
 
 Rows = Iterable[tuple[int, Mapping[str, Any]]]
@@ -232,16 +236,21 @@ def rows_check(
 LOOKUP_CHUNK = 1000
 
 
+# The look-ups below ask about a thousand addresses at a time, never twice, and a
+# batch's own writes make them stale at once: read around django-cachalot, which
+# would otherwise pickle every answer into the cache (measured: a third of a
+# 100,000-row preview).
 def _suppressed_keys(owner: Any, keys: list[str]) -> set[str]:
     """Which of these lower-cased addresses the owner (or the site) suppresses."""
     found: set[str] = set()
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        found.update(
-            Suppression.objects.filter(Q(owner=owner) | Q(owner__isnull=True))
-            .annotate(key=Lower("email"))
-            .filter(key__in=keys[start : start + LOOKUP_CHUNK])
-            .values_list("key", flat=True)
-        )
+    with cachalot_disabled():
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            found.update(
+                Suppression.objects.filter(Q(owner=owner) | Q(owner__isnull=True))
+                .annotate(key=Lower("email"))
+                .filter(key__in=keys[start : start + LOOKUP_CHUNK])
+                .values_list("key", flat=True)
+            )
     return found
 
 
@@ -262,6 +271,13 @@ def _known_clients(
     owner: Any, keys: list[str], client_list: ClientList | None
 ) -> dict[str, Known]:
     """The owner's clients among these lower-cased addresses, by address."""
+    with cachalot_disabled():
+        return _known_clients_uncached(owner, keys, client_list)
+
+
+def _known_clients_uncached(
+    owner: Any, keys: list[str], client_list: ClientList | None
+) -> dict[str, Known]:
     found: dict[str, Known] = {}
     for start in range(0, len(keys), LOOKUP_CHUNK):
         rows = (
@@ -327,12 +343,10 @@ def import_preview(
     valid: dict[str, Cleaned] = {}
     for line, row in rows:
         preview.rows += 1
-        errors = preview.report.error_count
-        _clean_row(line, row, preview.report)
-        if preview.report.error_count > errors:
+        cleaned = _clean_row(line, row, preview.report)
+        if cleaned is None:
             preview.invalid += 1
             continue
-        cleaned = _cleaned(row)
         key = cleaned[0].lower()
         if key in valid:
             preview.duplicates += 1
@@ -415,11 +429,12 @@ class _BatchWriter:
         # people). One added meanwhile by another writer breaks the unique
         # constraint, and the batch is written again after asking about all of
         # its addresses.
-        self.known = set(
-            Client.objects.filter(owner=owner)
-            .annotate(key=Lower("email"))
-            .values_list("key", flat=True)
-        )
+        with cachalot_disabled():
+            self.known = set(
+                Client.objects.filter(owner=owner)
+                .annotate(key=Lower("email"))
+                .values_list("key", flat=True)
+            )
 
     def write(self, batch: list[Cleaned], rows_done: int) -> None:
         for attempt in range(3):
