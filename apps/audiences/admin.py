@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import (
@@ -24,7 +25,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
-from unfold.widgets import UnfoldAdminMultipleAutocompleteWidget
 
 from apps.audiences import selectors, services
 from apps.audiences.forms import SegmentForm, SuppressionFileForm, list_name_to_id
@@ -58,7 +58,7 @@ def _client_picker(
         required=False,
         label=label,
         help_text=help_text,
-        widget=UnfoldAdminMultipleAutocompleteWidget(db_field, admin_site),  # type: ignore[arg-type]
+        widget=AutocompleteSelectMultiple(db_field, admin_site),
     )
 
 
@@ -187,10 +187,22 @@ class ClientListAdmin(OwnedModelAdmin[ClientList]):
         if not obj.is_public:
             return gettext("The list has no public form (tick “public”).")
         try:
-            url = reverse("audiences:subscribe", args=[obj.uuid])
+            reverse("audiences:subscribe", args=[obj.uuid])
         except NoReverseMatch:
             return gettext("The public form is not installed.")
-        return format_html('<a class="text-primary-600" href="{0}">{0}</a>', url)
+        from apps.audiences.public import embed_snippet, subscribe_url
+
+        # The snippet is shown as text (escaped) for the owner to copy.
+        return format_html(
+            '<a class="text-primary-600 public-form-link" href="{0}">{0}</a>'
+            '<p class="mt-3 mb-1">{1}</p>'
+            '<pre class="embed-snippet whitespace-pre-wrap text-xs p-2 border '
+            'border-base-200 rounded-default dark:border-base-700"><code>{2}</code>'
+            "</pre>",
+            subscribe_url(obj),
+            gettext("To put the form on your own site, paste this HTML into a page:"),
+            embed_snippet(obj),
+        )
 
 
 def _status_label(status: str) -> str:
