@@ -336,3 +336,15 @@ def test_the_confirmation_page_reveals_nothing_without_a_valid_token(client, new
     response = client.get(reverse("audiences:confirm", args=["abc"]))
     assert response.status_code == 400
     assert "Garden news" not in response.content.decode()
+
+
+def test_the_lists_admin_page_shows_its_owner_the_snippet_to_copy(alice, login, news):
+    page = login(alice).get(
+        reverse("admin:audiences_clientlist_change", args=[news.pk])
+    )
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "embed-snippet" in body
+    # Shown as text to copy, not as a live form inside the admin.
+    assert "&lt;form action=" in body
+    assert f"{url_of(news)}" in body
