@@ -234,7 +234,7 @@ def import_clients(n: int) -> dict:
     write = imports._BatchWriter.write
 
     def timed(
-        self: imports._BatchWriter, batch: list[tuple[str, str, str]], rows_done: int
+        self: imports._BatchWriter, batch: list[imports.Cleaned], rows_done: int
     ) -> None:
         began = time.perf_counter()
         write(self, batch, rows_done)

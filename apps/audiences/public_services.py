@@ -61,9 +61,9 @@ def _client_for(*, owner: Any, email: str, full_name: str) -> Client:
     name is never changed by an anonymous form)."""
     key = email.lower()
     clients = Client.objects.filter(owner=owner).annotate(key=Lower("email"))
-    client = clients.filter(key=key).first()
-    if client is not None:
-        return client
+    known = clients.filter(key=key).first()
+    if known is not None:
+        return known
     try:
         with transaction.atomic():
             client = Client.objects.create(

@@ -201,8 +201,8 @@ class ClientImportAdminMixin(_ClientAdminBase):
             if data is not None and "_import" in data:
                 return self._import_confirm(request, job, form)
             options, client_list = form.options(), form.cleaned_data["client_list"]
-        elif bound:
-            client_list = lists.filter(pk=_int(data, "client_list")).first()
+        elif bound and (list_id := _int(data, "client_list")) is not None:
+            client_list = lists.filter(pk=list_id).first()
         preview = None
         if not problem:
             try:

@@ -152,7 +152,7 @@ class ImportPreviewForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         mapping = []
         for index in range(len(self.head.headers)):
             target = data.get(f"column_{index}")
