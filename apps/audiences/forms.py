@@ -18,7 +18,6 @@ from apps.audiences.models import ClientList, Segment
 from apps.audiences.segments import ATTRIBUTE_NAME_RE, CONDITIONS, clean_rules
 
 if TYPE_CHECKING:
-    from django.utils.datastructures import MultiValueDict
     from django.utils.functional import _StrOrPromise
 
     from apps.users.models import User
@@ -86,7 +85,7 @@ class RowsWidget(forms.Widget):
         )
 
     def value_from_datadict(
-        self, data: MultiValueDict[str, Any], files: Any, name: str
+        self, data: Mapping[str, Any], files: Any, name: str
     ) -> list[dict[str, str]]:
         try:
             count = min(int(data.get(f"{name}-rows", 0)), MAX_ROWS)
@@ -192,7 +191,7 @@ class RulesWidget(RowsWidget):
         )
 
 
-class SegmentForm(forms.ModelForm):  # type: ignore[type-arg]
+class SegmentForm(forms.ModelForm):
     """A segment with its rules as rows; checked for the owner (their lists)."""
 
     rules = forms.Field(

@@ -45,7 +45,7 @@ class ClientList(TimeStampedModel):
     uuid = models.UUIDField(
         _("public identifier"), default=uuid.uuid4, unique=True, editable=False
     )
-    clients = models.ManyToManyField(
+    clients: models.ManyToManyField[Client, Subscription] = models.ManyToManyField(
         Client,
         through="Subscription",
         related_name="client_lists",

@@ -142,6 +142,15 @@ def lists_with_counts(qs: QuerySet[ClientList]) -> QuerySet[ClientList]:
     )
 
 
+def list_counts(client_list: ClientList) -> dict[str, int]:
+    """One list's subscribed and unconfirmed members (one query)."""
+    status = Subscription.Status
+    return Subscription.objects.filter(client_list=client_list).aggregate(
+        subscriber_count=Count("pk", filter=Q(status=status.SUBSCRIBED)),
+        unconfirmed_count=Count("pk", filter=Q(status=status.UNCONFIRMED)),
+    )
+
+
 def client_suppressions(client: Client) -> QuerySet[Suppression]:
     """Entries that stop mail to this client: their owner's and site-wide."""
     return (

@@ -132,7 +132,7 @@ class SuppressedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ClientForm(forms.ModelForm):  # type: ignore[type-arg]
+class ClientForm(forms.ModelForm):
     attributes = AttributesField(
         label=_("attributes"),
         help_text=_(
@@ -507,7 +507,8 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
 
     def recipient_count_view(self, request: AuthenticatedHttpRequest) -> JsonResponse:
         """GET the form's targets (``to_all_clients``, ``lists``, ``segments``,
-        ``clients``; ``mailing`` for the clients an existing mailing keeps) → JSON
+        ``clients``, with ``clients_field`` when that field is on the form;
+        ``mailing`` for the clients an existing mailing keeps otherwise) → JSON
         ``{"total", "sendable", "text"}``. Only the person's own lists, segments and
         clients count; anything else named is ignored."""
         user = request.user
@@ -535,7 +536,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
             return [v for v in values if v is not None][:1000]
 
         picked: Any = ids("clients")
-        if mailing is not None and "clients" not in query:
+        if mailing is not None and "clients_field" not in query:
             picked = mailing.clients.through.objects.filter(
                 mailing_id=mailing.pk
             ).values("client_id")
@@ -558,13 +559,6 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
                 "text": _recipients_text(counted),
             }
         )
-
-    @display(description=_("recipients"))
-    def recipients_summary(self, obj: Mailing) -> str:
-        counted = audience_selectors.recipient_count(
-            audience_selectors.Targets.of_mailing(obj)
-        )
-        return _recipients_text(counted)
 
     def has_attempts_report_permission(
         self, request: AuthenticatedHttpRequest, object_id: str | None = None
@@ -684,8 +678,6 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
         self, request: AuthenticatedHttpRequest, obj: Mailing | None = None
     ) -> list[Any]:
         fields = list(super().get_fields(request, obj))
-        if obj is not None:
-            fields.append("recipients_summary")
         if obj is not None and not self.has_change_permission(request, obj):
             fields = ["clients_summary" if f == "clients" else f for f in fields]
         elif self._many_clients(request, obj):
@@ -699,7 +691,7 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             # Set by the engine and by managers, shown to everyone who opens it.
-            readonly += ["status", "is_enabled", "next_run_at", "recipients_summary"]
+            readonly += ["status", "is_enabled", "next_run_at"]
             if not self.has_change_permission(request, obj) or self._many_clients(
                 request, obj
             ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import factory
 
@@ -28,7 +28,9 @@ class ClientListFactory(factory.django.DjangoModelFactory[ClientList]):
     @factory.post_generation
     def members(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create and extracted:
-            services.list_members_add(client_list=self, clients=extracted)
+            services.list_members_add(
+                client_list=cast(ClientList, self), clients=extracted
+            )
 
 
 class SegmentFactory(factory.django.DjangoModelFactory[Segment]):

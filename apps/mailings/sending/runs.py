@@ -9,15 +9,7 @@ from typing import TypedDict, Unpack, cast
 
 from cachalot.api import cachalot_disabled
 from django.db import IntegrityError, connection, transaction
-from django.db.models import (
-    Case,
-    CharField,
-    DateTimeField,
-    IntegerField,
-    Q,
-    Value,
-    When,
-)
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -91,41 +83,21 @@ def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
     """
     mailing = Mailing.objects.select_related("owner").get(pk=mailing_id)
     targets = Targets.of_mailing(mailing)
-    now = timezone.now()
-    unsubscribed = Q(is_unsubscribed=True)
-    suppressed = suppressed_q(mailing.owner_id)
-    skipped = unsubscribed | suppressed
-    text = CharField()
-    rows = (
+    # The recipients with the two facts that make a row skipped, each worked out
+    # once per client (a CASE naming an EXISTS three times runs it three times).
+    recipient_rows = (
         recipients(targets)
-        .order_by("pk")
-        .annotate(
-            ledger_attempt=Value(attempt_id, output_field=IntegerField()),
-            ledger_outcome=Case(
-                When(skipped, then=Value(Delivery.Outcome.SKIPPED)),
-                default=Value(Delivery.Outcome.PENDING),
-                output_field=text,
-            ),
-            ledger_response=Case(
-                When(unsubscribed, then=Value(str(_("Unsubscribed.")))),
-                When(suppressed, then=Value(str(_("Suppressed address.")))),
-                default=Value(""),
-                output_field=text,
-            ),
-            ledger_blank=Value("", output_field=text),
-            ledger_tries=Value(0, output_field=IntegerField()),
-            ledger_processed=Case(
-                When(skipped, then=Value(now)),
-                default=None,
-                output_field=DateTimeField(),
+        .order_by()
+        .values(
+            r_id=F("pk"),
+            r_email=F("email"),
+            r_unsubscribed=F("is_unsubscribed"),
+            r_suppressed=ExpressionWrapper(
+                suppressed_q(mailing.owner_id), output_field=BooleanField()
             ),
         )
-        .values_list(
-            "ledger_attempt", "pk", "email", "ledger_outcome", "ledger_response",
-            "ledger_blank", "ledger_blank", "ledger_tries", "ledger_processed",
-        )
-    )  # fmt: skip
-    select, params = rows.query.sql_with_params()
+    )
+    inner, inner_params = recipient_rows.query.sql_with_params()
     quote = connection.ops.quote_name
     delivery = Delivery._meta
     columns = ", ".join(
@@ -135,10 +107,26 @@ def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
             "message_id", "claimed_by", "tries", "processed_at",
         )
     )  # fmt: skip
+    skipped = "t.r_unsubscribed OR t.r_suppressed"
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     with claims.ledger_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(delivery.db_table)} ({columns}) {select}",  # noqa: S608
-            params,
+            f"INSERT INTO {quote(delivery.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT %s, t.r_id, t.r_email, "
+            f"CASE WHEN {skipped} THEN %s ELSE %s END, "
+            "CASE WHEN t.r_unsubscribed THEN %s WHEN t.r_suppressed THEN %s "
+            "ELSE '' END, '', '', 0, "
+            f"CASE WHEN {skipped} THEN %s ELSE NULL END "
+            f"FROM ({inner}) t ORDER BY t.r_id",
+            [
+                attempt_id,
+                Delivery.Outcome.SKIPPED,
+                Delivery.Outcome.PENDING,
+                str(_("Unsubscribed.")),
+                str(_("Suppressed address.")),
+                now,
+                *inner_params,
+            ],
         )
         return int(cursor.rowcount)
 

@@ -32,6 +32,8 @@
         if (field.checked) params.append(name, "on");
       } else if (field.options) {
         for (const option of field.selectedOptions) params.append(name, option.value);
+        // The field is on the form: its (maybe empty) choice is the whole answer.
+        params.append(name + "_field", "1");
       }
     }
     if (match) params.append("mailing", match[1]);
