@@ -43,7 +43,7 @@ from typing import Any, cast
 from cachalot.api import cachalot_disabled
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -523,21 +523,39 @@ class _BatchWriter:
         if self.client_list is not None:
             subscribe += [client.pk for client in subscribe_new]
             if subscribe:
-                Subscription.objects.bulk_create(
-                    [
-                        Subscription(
-                            client_id=pk,
-                            client_list=self.client_list,
-                            status=Subscription.Status.SUBSCRIBED,
-                            confirmed_at=now,
-                        )
-                        for pk in subscribe
-                    ],
-                    # A subscription made meanwhile (the public form) stays.
-                    ignore_conflicts=True,
-                )
+                _subscribe(self.client_list, subscribe, now)
         self.progress.batch_saved(after, rows_done)
         return after
+
+
+def _subscribe(client_list: ClientList, client_ids: list[int], now: Any) -> None:
+    """Subscribe these clients to the list in one INSERT ... SELECT (a model
+    instance per subscription doubled the cost of an import into a list); a
+    subscription made meanwhile (the public form) stays as it is. No
+    ``confirmed_at``: the owner vouches for an import, the recipient confirmed
+    nothing."""
+    quote = connection.ops.quote_name
+    subscription, client = Subscription._meta, Client._meta
+    columns = ", ".join(
+        quote(subscription.get_field(name).column)
+        for name in ("client", "client_list", "status", "created_at")
+    )
+    ids = ", ".join(["%s"] * len(client_ids))
+    # Only quoted names from the models' meta and placeholders are formatted in.
+    sql = (
+        f"INSERT INTO {quote(subscription.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT {quote(client.pk.column)}, %s, %s, %s "
+        f"FROM {quote(client.db_table)} WHERE {quote(client.pk.column)} IN ({ids}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    params = [
+        client_list.pk,
+        Subscription.Status.SUBSCRIBED.value,
+        connection.ops.adapt_datetimefield_value(now),
+        *client_ids,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def rows_write(
