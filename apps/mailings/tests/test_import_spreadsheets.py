@@ -433,3 +433,94 @@ def test_managers_and_editors_get_no_sample_file(role, request, login):
 def test_anonymous_visitors_get_no_sample_file(client):
     response = client.get(SAMPLE_URL)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_an_xlsx_with_russian_headers_is_previewed_without_a_csv_reading(
+    alice, login, run_import
+):
+    from apps.mailings.tests.test_import_export import xlsx_file
+
+    http = login(alice)
+    file = xlsx_file([["Почта", "ФИО", "Город"], ["ann@example.org", "Анна", "Омск"]])
+    response = http.post(IMPORT_URL, {"format": "1", "import_file": file})
+    job = ClientImport.objects.get(owner=alice)
+    page = http.get(response["Location"])
+    assert "encoding" not in page.context["form"].fields
+    assert page.context["preview"].created == 1
+    run_import(http, job)
+    ann = Client.objects.get(owner=alice)
+    assert (ann.full_name, ann.attributes) == ("Анна", {"город": "Омск"})
+
+
+def test_a_preview_left_waiting_blocks_nothing_and_is_dropped_after_a_day(
+    alice, login, preview, settings
+):
+    import datetime as dt
+
+    import time_machine
+
+    http = login(alice)
+    old, _page = preview(http, b"email\nold@example.org\n")
+    stored = settings.MAILSHOT_IMPORT_DIR / old.stored_name
+    assert stored.exists()
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=2)):
+        new, _page = preview(http, b"email\nnew@example.org\n")
+    assert not ClientImport.objects.filter(pk=old.pk).exists()
+    assert not stored.exists()
+    assert new.status == ClientImport.Status.PREVIEW
+
+
+def test_import_pressed_twice_queues_the_job_once(
+    alice, login, preview, django_capture_on_commit_callbacks
+):
+    http = login(alice)
+    job, page = preview(http, b"email\nann@example.org\n")
+    data = {**preview_data(page), "_import": "1"}
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        http.post(job.get_absolute_url(), data)
+        http.post(job.get_absolute_url(), data)
+    assert len(queued) == 1
+    job.refresh_from_db()
+    assert job.status == ClientImport.Status.QUEUED
+
+
+def test_the_lists_counts_follow_an_import_through_the_cache(
+    alice, login, preview, run_import
+):
+    from apps.audiences import selectors as audience_selectors
+
+    client_list = ClientList.objects.create(owner=alice, name="News")
+
+    def count() -> int:
+        lists = audience_selectors.lists_with_counts(
+            ClientList.objects.filter(pk=client_list.pk)
+        )
+        return lists.get().subscriber_count
+
+    assert count() == 0  # now cached by cachalot
+    http = login(alice)
+    job, _page = preview(http, b"email\na@example.org\nb@example.org\n")
+    run_import(http, job, client_list=str(client_list.pk))
+    assert count() == 2
+    assert not Subscription.objects.filter(confirmed_at__isnull=False).exists()
+
+
+def test_the_preview_asks_the_database_per_thousand_addresses_not_per_row(
+    alice, login, preview
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    http = login(alice)
+
+    def queries_for(rows: int) -> int:
+        data = "email\n" + "".join(f"p{i}@example.org\n" for i in range(rows))
+        job, _page = preview(http, data.encode())
+        with CaptureQueriesContext(connection) as ctx:
+            page = http.get(job.get_absolute_url())
+        assert page.context["preview"].created == rows
+        return len(ctx.captured_queries)
+
+    small, large = queries_for(10), queries_for(3000)
+    # Two look-ups (clients, suppressions) per thousand addresses.
+    assert large - small <= 2 * 3
