@@ -21,6 +21,7 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -326,12 +327,20 @@ def _count_text(count: int) -> str:
     }
 
 
+# The segment's page counts at most this many matches (the page then costs the same
+# for 1,000 clients as for 100,000); the form's script asks for the exact count.
+PAGE_COUNT_CAP = 1_000
+
+
 def _preview_html(clients: QuerySet[Client]) -> str:
-    count = clients.count()
+    count = clients.order_by()[: PAGE_COUNT_CAP + 1].count()
     first = clients.order_by("email")[:PREVIEW_SIZE]
-    text = ngettext("%(count)d client matches", "%(count)d clients match", count) % {
-        "count": count
-    }
+    if count > PAGE_COUNT_CAP:
+        text = gettext("More than %(count)s clients match") % {
+            "count": number_format(PAGE_COUNT_CAP, force_grouping=True)
+        }
+    else:
+        text = _count_text(count)
     return format_html(
         '<p data-segment-count>{}</p><ul class="leading-relaxed mt-2">{}</ul>',
         text,

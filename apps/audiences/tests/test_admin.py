@@ -537,3 +537,19 @@ def test_a_mailings_page_asks_for_its_resolved_recipients(browser, world, alice)
     result = _count(http, mailing=mailing.pk, **targets).json()
     assert result["text"] == "3 recipients"
     assert _count(browser("bob"), mailing=mailing.pk).status_code == 403
+
+
+def test_a_large_segments_page_counts_no_further_than_its_cap(
+    browser, world, alice, monkeypatch
+):
+    from apps.audiences import admin as audience_admin
+
+    monkeypatch.setattr(audience_admin, "PAGE_COUNT_CAP", 1)
+    url = reverse("admin:audiences_segment_change", args=[world["segment"].pk])
+    body = browser("alice").get(url).content.decode()
+    assert "More than 1 clients match" in body
+    preview = browser("alice").post(
+        reverse("admin:audiences_segment_preview"),
+        _rules_post(("email_domain", "", "alice.example")),
+    )
+    assert preview.json()["count"] == 2
