@@ -304,7 +304,8 @@ class SegmentAdmin(OwnedModelAdmin[Segment]):
         try:
             rules = clean_rules(rows, owner=request.user)
         except ValidationError as error:
-            return JsonResponse({"errors": error.messages}, status=400)
+            # Rows still being typed: the answer the form shows, not a failed request.
+            return JsonResponse({"errors": error.messages})
         clients = rules_clients(rules, owner=request.user)
         count = clients.count()
         return JsonResponse(

@@ -1,7 +1,14 @@
 // The mailing form: whenever its targets change ("all my clients", lists, segments,
 // clients), asks the server how many recipients they make and shows the answer
 // under the targets, before anything is saved.
-(function () {
+// Admin media scripts load in <head>, before the form exists: start once it does.
+(function (start) {
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})(function () {
   "use strict";
   const form = document.querySelector("#mailing_form");
   if (!form) {
@@ -56,4 +63,4 @@
     window.django.jQuery(form).on("select2:select select2:unselect", refresh);
   }
   refresh();
-})();
+});

@@ -1,6 +1,13 @@
 // The segment form: after each change of a rule row, posts the rows to the preview
 // endpoint and shows how many clients match and the first of them, or the errors.
-(function () {
+// Admin media scripts load in <head>, before the form exists: start once it does.
+(function (start) {
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})(function () {
   "use strict";
   const table = document.querySelector("[data-segment-rules]");
   if (!table || !table.dataset.previewUrl) {
@@ -56,4 +63,4 @@
   });
   table.addEventListener("change", refresh);
   refresh();
-})();
+});
