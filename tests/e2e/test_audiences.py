@@ -141,7 +141,88 @@ def test_visitor_subscribes_with_double_opt_in(people, stack, lang, journal, sho
     expect(visitor.locator(".subscribe-confirmed")).to_contain_text(email)
     shot("confirmed", visitor)
 
+    journal["visitor"] = email
     # The owner's list counts the new subscriber.
     page.goto("/admin/audiences/clientlist/")
     expect(page.locator("#result_list tr", has_text=list_name)).to_contain_text("4")
     shot("subscribed")
+
+
+# --- 3. A mailing to the list and a segment; one recipient leaves ------------------
+
+
+def test_owner_sends_to_list_and_segment_and_an_unsubscribe_holds(
+    people, stack, lang, journal, shot
+):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.e2e.test_journeys import pick, unsubscribe_link
+
+    list_name = need(journal, "list_name")
+    need(journal, "visitor")
+    page = people.page("owner")
+
+    # A segment that overlaps the list: one delivery per address all the same.
+    segment = f"Москва ({lang})"
+    page.goto("/admin/audiences/segment/add/")
+    page.locator("input[name=name]").fill(segment)
+    page.locator("select[name=rules-0-condition]").select_option("attr_equals")
+    page.locator("input[name=rules-0-field]").fill("город")
+    page.locator("input[name=rules-0-value]").fill("Москва")
+    shot("segment")
+    save(page)
+
+    subject = f"Lists news ({lang})"
+    page.goto("/admin/mailings/message/add/")
+    page.locator("input[name=subject]").fill(subject)
+    page.locator("textarea[name=body]").fill("Hello {{ full_name }}!\n")
+    save(page)
+
+    now = datetime.now(UTC)
+    start, end = now - timedelta(minutes=1), now + timedelta(days=7)
+    page.goto("/admin/mailings/mailing/add/")
+    pick(page, "message", subject)
+    page.locator("select[name=lists]").select_option(label=list_name)
+    page.locator("select[name=segments]").select_option(label=segment)
+    page.locator("input[name=start_at_0]").fill(start.strftime("%Y-%m-%d"))
+    page.locator("input[name=start_at_1]").fill(start.strftime("%H:%M:%S"))
+    page.locator("input[name=end_at_0]").fill(end.strftime("%Y-%m-%d"))
+    page.locator("input[name=end_at_1]").fill(end.strftime("%H:%M:%S"))
+    page.locator("select[name=periodicity]").select_option("daily")
+    # The count before saving: three imported and the visitor, Anna once.
+    expect(page.locator("[data-recipient-count]")).to_contain_text("4")
+    shot("mailing-form")
+    save(page)
+    mailing_url = (
+        page.locator("#result_list tr", has_text=subject)
+        .locator("a[href*='/change/']")
+        .first.get_attribute("href")
+    )
+    assert mailing_url
+
+    recipients = [row[0] for row in addresses(lang)] + [journal["visitor"]]
+    for address in recipients:
+        assert len(stack.wait_for_mail(address, subject=subject)) == 1
+
+    # Anna leaves by the link of her mail.
+    anna = recipients[0]
+    [mail] = stack.wait_for_mail(anna, subject=subject)
+    leaving = people.page("recipient")
+    leaving.goto(unsubscribe_link(mail))
+    leaving.locator("section.unsubscribe form button[type=submit]").click()
+    expect(leaving.locator("section.unsubscribe h1")).to_have_text(
+        tr(lang, "You are unsubscribed")
+    )
+    shot("unsubscribed", leaving)
+
+    # The owner sees her suppressed; the next run skips her.
+    page = people.page("owner")
+    page.goto("/admin/audiences/suppression/")
+    expect(page.locator("#result_list")).to_contain_text(anna)
+    shot("suppressed")
+    page.goto(mailing_url)
+    page.locator("a[href*='send-now']").first.click()
+    page.locator("form button[type=submit]", has_text=tr(lang, "Yes, send now")).click()
+    for address in recipients[1:]:
+        stack.wait_for_mail(address, subject=subject, count=2)
+    assert len(stack.wait_for_mail(anna, subject=subject)) == 1
