@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "axes",
     "apps.core",
     "apps.users",
+    "apps.content",
     "apps.mailings",
     "apps.blog",
     "apps.home",

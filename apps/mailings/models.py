@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 
+from apps.content.models import Language
 from apps.core.models import TimeStampedModel
 from apps.core.validators import validate_no_control_characters, validate_no_newlines
 
@@ -92,11 +93,40 @@ class Message(TimeStampedModel):
     )
     body = models.TextField(
         _("body"),
+        blank=True,
         validators=[validate_no_control_characters],
         help_text=_(
-            "Plain text. {{ full_name }}, {{ email }}, {{ first_name }}, "
-            "{{ unsubscribe_url }} and {{ today }} are replaced for each recipient."
+            "The plain-text part. Leave it empty to make it from the HTML. "
+            "{{ full_name }}, {{ email }}, {{ first_name }}, {{ unsubscribe_url }}, "
+            "{{ today }} and {{ attr.NAME }} are replaced for each recipient."
         ),
+    )
+    body_html = models.TextField(
+        _("HTML body"),
+        blank=True,
+        validators=[validate_no_control_characters],
+        help_text=_(
+            "Optional. With HTML the message goes out as HTML with a plain-text "
+            "alternative."
+        ),
+    )
+    layout = models.ForeignKey(
+        "content.Layout",
+        # Like a message in a mailing: a layout in use is not deleted on its own,
+        # but deleting its owner takes both along.
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("layout"),
+        help_text=_("Empty: the default layout."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=2,
+        choices=Language.choices,
+        default=Language.EN,
+        help_text=_("The footer and the unsubscribe page speak this language."),
     )
 
     class Meta:
@@ -111,6 +141,15 @@ class Message(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.subject
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.body.strip() and not self.body_html.strip():
+            raise ValidationError(
+                {"body": _("Write the message: its text, its HTML or both.")}
+            )
+        if self.layout_id and self.owner_id and self.layout.owner_id != self.owner_id:
+            raise ValidationError({"layout": _("Choose one of your own layouts.")})
 
 
 class Mailing(TimeStampedModel):
@@ -141,6 +180,16 @@ class Mailing(TimeStampedModel):
     )
     clients = models.ManyToManyField(
         Client, related_name="mailings", verbose_name=_("clients")
+    )
+    sender = models.ForeignKey(
+        "content.SenderIdentity",
+        # Without its identity a mailing goes out as the owner's default sender.
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mailings",
+        verbose_name=_("sender"),
+        help_text=_("Empty: your first verified sender, else the site's address."),
     )
     start_at = models.DateTimeField(_("start"))
     end_at = models.DateTimeField(_("end"))

@@ -13,6 +13,8 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "mailings.add_client",
         "mailings.add_message",
         "mailings.add_mailing",
+        "content.add_layout",
+        "content.add_senderidentity",
     ],
     MANAGERS: [
         "mailings.view_client",
@@ -21,6 +23,8 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "mailings.view_attempt",
         "mailings.view_delivery",
         "mailings.toggle_mailing",
+        "content.view_layout",
+        "content.view_senderidentity",
         "users.view_user",
         "users.block_user",
     ],
@@ -38,4 +42,10 @@ OWNER_PERMISSIONS: dict[str, list[str]] = {
     "message": ["view_message", "change_message", "delete_message"],
     "mailing": ["view_mailing", "change_mailing", "delete_mailing"],
     "attempt": ["view_attempt"],
+    "layout": ["view_layout", "change_layout", "delete_layout"],
+    "senderidentity": [
+        "view_senderidentity",
+        "change_senderidentity",
+        "delete_senderidentity",
+    ],
 }
