@@ -377,6 +377,9 @@ MAILSHOT_NODE_NAME = env.str("MAILSHOT_NODE_NAME", default="")
 MAILSHOT_MAX_TRIES_PER_RECIPIENT = env.int(
     "MAILSHOT_MAX_TRIES_PER_RECIPIENT", default=5
 )
+# Domains whose mail this site signs (DKIM): a verified sender address on one of
+# them may be a mailing's From; any other goes in Reply-To (apps.content.senders).
+MAILSHOT_SENDER_DOMAINS = env.list("MAILSHOT_SENDER_DOMAINS", default=[])
 
 # --- Client imports (run as background tasks) ---
 # Refused at upload: a bigger file, more data rows, or an XLSX whose parts would
