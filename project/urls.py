@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("apps.users.urls")),
     path("unsubscribe/", include("apps.mailings.urls")),
     path("blog/", include("apps.blog.urls")),
+    path("", include("apps.content.urls")),
     path("", include("apps.home.urls")),
 ]
 if settings.SERVE_MEDIA:
