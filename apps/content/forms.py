@@ -111,5 +111,12 @@ class FooterTextForm(forms.ModelForm):
 
 def sender_choices_help(owner: User) -> str:
     """The help text of a mailing's sender field: what an empty choice means."""
-    default = senders.headers_for_owner(owner)
-    return gettext("Empty: %(sender)s.") % {"sender": default.from_header}
+    identity = senders.default_identity(owner)
+    if identity is not None:
+        return gettext("Empty: %(identity)s, your first verified sender.") % {
+            "identity": identity
+        }
+    return gettext(
+        "Empty: the site's address (%(from)s), replies to %(email)s. Add and verify "
+        "a sender address to send as yourself."
+    ) % {"from": senders.headers_for_owner(owner).from_header, "email": owner.email}

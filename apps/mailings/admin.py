@@ -29,14 +29,19 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from unfold.decorators import action, display
 
+from apps.content import senders
+from apps.content.admin_preview import ContentPreviewMixin
+from apps.content.forms import sender_choices_help
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
 from apps.mailings import exports, selectors, services
 from apps.mailings.admin_imports import ClientImportAdminMixin
+
+from apps.mailings.admin_messages import MessageAdmin  # noqa: F401 (registers it)
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
-from apps.mailings.models import Attempt, Client, Mailing, Message
+from apps.mailings.models import Attempt, Client, Mailing
 from apps.users.models import User
 
 if TYPE_CHECKING:
@@ -116,17 +121,10 @@ class ClientAdmin(ClientImportAdminMixin, ImportExportMixin, OwnedModelAdmin[Cli
         return form
 
 
-@admin.register(Message)
-class MessageAdmin(OwnedModelAdmin[Message]):
-    list_display = ["subject", "created_at"]
-    search_fields = ["subject"]
-    fields = ["subject", "body"]
-
-
 class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
     class Meta:
         model = Mailing
-        fields = ["message", "clients", "start_at", "end_at", "periodicity"]
+        fields = ["message", "sender", "clients", "start_at", "end_at", "periodicity"]
 
     def __init__(self, *args: Any, owner: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -140,11 +138,15 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
             choices = {
                 "clients": selectors.owned_clients(owner),
                 "message": selectors.owned_messages(owner),
+                # Nobody sends as an address they have not verified.
+                "sender": senders.verified_identities(owner),
             }
             for name, queryset in choices.items():
                 field = self.fields.get(name)
                 if isinstance(field, forms.ModelChoiceField):
                     field.queryset = queryset
+            if "sender" in self.fields:
+                self.fields["sender"].help_text = sender_choices_help(owner)
         zone = timezone.get_current_timezone_name()
         for name in ("start_at", "end_at"):
             if name in self.fields:
@@ -160,7 +162,7 @@ def _merged(name: str, own: list[str]) -> list[str]:
 
 
 @admin.register(Mailing)
-class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
+class MailingAdmin(MailingSendingMixin, ContentPreviewMixin, OwnedModelAdmin[Mailing]):
     form = MailingForm
     list_display = [
         "__str__",
