@@ -463,6 +463,42 @@ CKEDITOR_5_CONFIGS = {
     },
 }
 
+# Messages' editor: what e-mail clients show well, no scripts, no embeds. A link
+# may be marked as a button (class "button", styled by the layout); uploads go to
+# the messages' own view (apps.content.images) and the sanitiser makes their URLs
+# absolute (apps.content.sanitize).
+CKEDITOR_5_CONFIGS["email"] = {
+    **CKEDITOR_5_CONFIGS["default"],
+    "toolbar": {
+        "items": [
+            "heading",
+            "|",
+            "bold",
+            "italic",
+            "link",
+            "bulletedList",
+            "numberedList",
+            "blockQuote",
+            "|",
+            "imageUpload",
+            "insertTable",
+            "horizontalLine",
+            "|",
+            "undo",
+            "redo",
+        ],
+    },
+    "link": {
+        "decorators": {
+            "isButton": {
+                "mode": "manual",
+                "label": _("Button"),
+                "attributes": {"class": "button"},
+            }
+        }
+    },
+}
+
 # --- Unfold ---
 UNFOLD = {
     "SITE_TITLE": _("Mailshot"),

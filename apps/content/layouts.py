@@ -9,13 +9,12 @@ import re
 from functools import lru_cache
 
 import css_inline
-from inscriptis import get_text
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.model.config import ParserConfig
-
 from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext
+from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 
 from apps.content.placeholders import CONTENT
 
@@ -50,7 +49,9 @@ td, th { padding: 4px 8px; }
 <div class="mailshot-body">
 {{ content }}
 </div>
-<p class="mailshot-unsubscribe"><a href="{{ unsubscribe_url }}">UNSUBSCRIBE_LABEL</a></p>
+<p class="mailshot-unsubscribe">
+<a href="{{ unsubscribe_url }}">UNSUBSCRIBE_LABEL</a>
+</p>
 </div>
 """
 

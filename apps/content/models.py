@@ -1,5 +1,9 @@
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 
@@ -24,7 +28,9 @@ class Layout(TimeStampedModel):
         related_name="layouts",
         verbose_name=_("owner"),
     )
-    name = models.CharField(_("name"), max_length=200, validators=[validate_no_newlines])
+    name = models.CharField(
+        _("name"), max_length=200, validators=[validate_no_newlines]
+    )
     html = models.TextField(_("HTML"), validators=[validate_no_control_characters])
 
     class Meta:
@@ -38,6 +44,53 @@ class Layout(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:content_layout_change", args=[self.pk])
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from apps.content.sanitize import layout_html_sanitize
+
+        self.html = layout_html_sanitize(self.html)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from apps.content.placeholders import (
+            CONTENT,
+            PLACEHOLDER,
+            validate_layout_placeholders,
+        )
+        from apps.content.sanitize import layout_html_sanitize
+
+        super().clean()
+        # Checked as it will be stored (the sanitiser drops what mail must not carry).
+        self.html = layout_html_sanitize(self.html)
+        problems: list[ValidationError] = []
+        try:
+            validate_layout_placeholders(self.html)
+        except ValidationError as error:
+            problems.append(error)
+        if not CONTENT.search(self.html):
+            problems.append(
+                ValidationError(
+                    _("A layout needs {{ content }}: where the message goes."),
+                    code="content",
+                )
+            )
+        names = {m.group("name") for m in PLACEHOLDER.finditer(self.html)}
+        has_link = "unsubscribe_url" in names
+        if not has_link:
+            problems.append(
+                ValidationError(
+                    _(
+                        "A layout needs {{ unsubscribe_url }}: every message has "
+                        "to tell its reader how to unsubscribe."
+                    ),
+                    code="unsubscribe",
+                )
+            )
+        if problems:
+            raise ValidationError({"html": problems})
 
 
 class SenderIdentity(models.Model):
@@ -69,9 +122,9 @@ class SenderIdentity(models.Model):
         ]
 
     def __str__(self) -> str:
-        return (
-            f"{self.from_name} <{self.from_email}>" if self.from_name else self.from_email
-        )
+        if self.from_name:
+            return f"{self.from_name} <{self.from_email}>"
+        return self.from_email
 
     @property
     def is_verified(self) -> bool:

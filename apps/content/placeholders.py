@@ -37,7 +37,7 @@ CONTENT = re.compile(r"\{\{\s*content\s*\}\}")
 
 def valid_names(*, layout: bool = False) -> str:
     names = [*(["content"] if layout else []), *FIXED, ATTRIBUTE_EXAMPLE]
-    return ", ".join("{{ %s }}" % name for name in names)
+    return ", ".join("{{ " + name + " }}" for name in names)
 
 
 HELP_TEXT = format_lazy(

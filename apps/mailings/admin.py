@@ -38,7 +38,6 @@ from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
 from apps.mailings import exports, selectors, services
 from apps.mailings.admin_imports import ClientImportAdminMixin
-
 from apps.mailings.admin_messages import MessageAdmin  # noqa: F401 (registers it)
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
 from apps.mailings.models import Attempt, Client, Mailing

@@ -1,5 +1,6 @@
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -142,8 +143,29 @@ class Message(TimeStampedModel):
     def __str__(self) -> str:
         return self.subject
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from apps.content.sanitize import message_html_sanitize
+
+        # Every write path (admin, API, shell) stores e-mail-safe HTML.
+        self.body_html = message_html_sanitize(self.body_html)
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
+        from apps.content.placeholders import validate_placeholders
+        from apps.content.sanitize import message_html_sanitize
+
         super().clean()
+        # Checked as it will be stored: the sanitiser may drop a placeholder that
+        # sat in an attribute it removes.
+        self.body_html = message_html_sanitize(self.body_html)
+        errors: dict[str, list[ValidationError]] = {}
+        for name in ("subject", "body", "body_html"):
+            try:
+                validate_placeholders(getattr(self, name))
+            except ValidationError as error:
+                errors[name] = [error]
+        if errors:
+            raise ValidationError(errors)
         if not self.body.strip() and not self.body_html.strip():
             raise ValidationError(
                 {"body": _("Write the message: its text, its HTML or both.")}
