@@ -228,9 +228,9 @@ def mailing_data(alice, sender) -> dict:
     start = timezone.now() + timedelta(days=1)
     end = start + timedelta(days=7)
     return {
-        "message": MessageFactory(owner=alice).pk,
+        "message": MessageFactory.create(owner=alice).pk,
         "sender": sender.pk if sender else "",
-        "clients": [ClientFactory(owner=alice).pk],
+        "clients": [ClientFactory.create(owner=alice).pk],
         "start_at_0": start.strftime("%Y-%m-%d"),
         "start_at_1": start.strftime("%H:%M:%S"),
         "end_at_0": end.strftime("%Y-%m-%d"),
