@@ -8,7 +8,7 @@ that address dies the moment one of them is used; changing the address kills the
 too. Links live ``MAILSHOT_CONFIRMATION_MAX_AGE_DAYS`` days, like account links.
 
 The mail is sent by a django-q2 task that takes ids only (the token is made in the
-worker: no secret link is stored in the queue), once per identity per minute.
+worker: no secret link is stored in the queue), once per address per minute.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from apps.content.models import SenderIdentity
 from apps.mailings.emails import one_line
 
 SALT = "apps.content.verification.sender-identity"
-# Seconds between two verification mails for one identity.
+# Seconds between two verification mails to one address of an identity.
 MAIL_INTERVAL = 60
 
 
@@ -118,7 +118,9 @@ def verification_request(*, identity: SenderIdentity, language: str | None) -> b
 
     if identity.verified_at is not None:
         return False
-    key = f"content:sender-verification:{identity.pk}"
+    # Per address: a corrected typo gets its own link at once.
+    address = identity.from_email.lower()
+    key = f"content:sender-verification:{identity.pk}:{address}"
     now = time.time()
     last = cache.get(key)
     if last is not None and now - last < MAIL_INTERVAL:

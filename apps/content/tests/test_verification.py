@@ -281,3 +281,20 @@ def test_an_address_gets_at_most_one_link_a_minute(
     with time_machine.travel(start + dt.timedelta(seconds=61), tick=False):
         committing(http.post, url, {"post": "yes"})
     assert len(site.messages) == 2
+
+
+def test_a_corrected_address_gets_its_link_at_once(alice, login, committing, site):
+    http = login(alice)
+    add_sender(http, committing, "typo@shop.exmaple")
+    identity = SenderIdentity.objects.get()
+
+    committing(
+        http.post,
+        f"/admin/content/senderidentity/{identity.pk}/change/",
+        {"from_name": "Alice", "from_email": "news@shop.example", "reply_to": ""},
+    )
+
+    assert [m.envelope_to for m in site.messages] == [
+        ["typo@shop.exmaple"],
+        ["news@shop.example"],
+    ]
