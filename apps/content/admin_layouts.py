@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -132,6 +133,8 @@ class LayoutAdmin(OwnedModelAdmin[Layout]):
         self, request: AuthenticatedHttpRequest, object_id: Any
     ) -> HttpResponse:
         """The layout around sample content, for the preview's sandboxed frame."""
+        if not self.has_preview_layout_permission(request):
+            raise PermissionDenied
         layout = self._layout(request, object_id)
         html = layouts.document(
             layouts.apply_layout(layout.html, layouts.SAMPLE_CONTENT),
