@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "axes",
     "apps.core",
     "apps.users",
+    "apps.content",
     "apps.mailings",
     "apps.audiences",
     "apps.blog",
@@ -377,6 +378,9 @@ MAILSHOT_NODE_NAME = env.str("MAILSHOT_NODE_NAME", default="")
 MAILSHOT_MAX_TRIES_PER_RECIPIENT = env.int(
     "MAILSHOT_MAX_TRIES_PER_RECIPIENT", default=5
 )
+# Domains whose mail this site signs (DKIM): a verified sender address on one of
+# them may be a mailing's From; any other goes in Reply-To (apps.content.senders).
+MAILSHOT_SENDER_DOMAINS = env.list("MAILSHOT_SENDER_DOMAINS", default=[])
 
 # --- Client imports (run as background tasks) ---
 # Refused at upload: a bigger file, more data rows, or an XLSX whose parts would
@@ -457,6 +461,42 @@ CKEDITOR_5_CONFIGS = {
                 },
             ]
         },
+    },
+}
+
+# Messages' editor: what e-mail clients show well, no scripts, no embeds. A link
+# may be marked as a button (class "button", styled by the layout); uploads go to
+# the messages' own view (apps.content.images) and the sanitiser makes their URLs
+# absolute (apps.content.sanitize).
+CKEDITOR_5_CONFIGS["email"] = {
+    **CKEDITOR_5_CONFIGS["default"],
+    "toolbar": {
+        "items": [
+            "heading",
+            "|",
+            "bold",
+            "italic",
+            "link",
+            "bulletedList",
+            "numberedList",
+            "blockQuote",
+            "|",
+            "imageUpload",
+            "insertTable",
+            "horizontalLine",
+            "|",
+            "undo",
+            "redo",
+        ],
+    },
+    "link": {
+        "decorators": {
+            "isButton": {
+                "mode": "manual",
+                "label": _("Button"),
+                "attributes": {"class": "button"},
+            }
+        }
     },
 }
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("unsubscribe/", include("apps.mailings.urls")),
     path("subscribe/", include("apps.audiences.urls_public")),
     path("blog/", include("apps.blog.urls")),
+    path("", include("apps.content.urls")),
     path("", include("apps.home.urls")),
 ]
 if settings.SERVE_MEDIA:

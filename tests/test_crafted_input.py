@@ -302,7 +302,9 @@ def test_the_client_form_shows_an_error_for_a_control_character(http):
 def test_control_characters_kept_from_older_data_never_reach_a_header(bad):
     from apps.mailings import compose, emails
 
-    template = compose.MessageTemplate(subject=f"Hi{bad} {{{{ full_name }}}}", body="B")
+    template = compose.MessageTemplate(
+        compose.plain_content(subject=f"Hi{bad} {{{{ full_name }}}}", body="B")
+    )
     recipient = emails.Recipient("r1@example.org", f"Ann{bad} Lee", "tok_en-1")
 
     for raw in (

@@ -72,6 +72,13 @@ def sidebar_navigation(request: HttpRequest) -> list[dict]:
                 _link(request, _("Clients"), "group", "mailings.Client"),
                 _link(request, _("Messages"), "mail", "mailings.Message"),
                 _link(request, _("Attempts"), "history", "mailings.Attempt"),
+                _link(
+                    request,
+                    _("Sender addresses"),
+                    "alternate_email",
+                    "content.SenderIdentity",
+                ),
+                _link(request, _("Footers"), "subject", "content.FooterText"),
             ],
         ),
         _group(

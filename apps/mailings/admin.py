@@ -36,6 +36,9 @@ from apps.audiences import selectors as audience_selectors
 from apps.audiences import services as audience_services
 from apps.audiences.forms import AttributesField, ChooseListForm
 from apps.audiences.models import ClientList, Segment, Suppression
+from apps.content import senders
+from apps.content.admin_preview import ContentPreviewMixin
+from apps.content.forms import sender_choices_help
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.admin_confirm import bulk_action_fields
@@ -44,8 +47,9 @@ from apps.core.http import AuthenticatedHttpRequest
 from apps.core.validators import parse_id
 from apps.mailings import exports, selectors, services
 from apps.mailings.admin_imports import ClientImportAdminMixin
+from apps.mailings.admin_messages import MessageAdmin  # noqa: F401 (registers it)
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
-from apps.mailings.models import Attempt, Client, Mailing, Message
+from apps.mailings.models import Attempt, Client, Mailing
 from apps.users.models import User
 
 if TYPE_CHECKING:
@@ -369,18 +373,12 @@ class ClientAdmin(ClientImportAdminMixin, ImportExportMixin, OwnedModelAdmin[Cli
         return HttpResponseRedirect(f"{add_url}?lists={client_list.pk}")
 
 
-@admin.register(Message)
-class MessageAdmin(OwnedModelAdmin[Message]):
-    list_display = ["subject", "created_at"]
-    search_fields = ["subject"]
-    fields = ["subject", "body"]
-
-
 class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
     class Meta:
         model = Mailing
         fields = [
             "message",
+            "sender",
             "to_all_clients",
             "lists",
             "segments",
@@ -404,11 +402,15 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
                 "message": selectors.owned_messages(owner),
                 "lists": ClientList.objects.filter(owner=owner),
                 "segments": Segment.objects.filter(owner=owner),
+                # Nobody sends as an address they have not verified.
+                "sender": senders.verified_identities(owner),
             }
             for name, queryset in choices.items():
                 field = self.fields.get(name)
                 if isinstance(field, forms.ModelChoiceField):
                     field.queryset = queryset
+            if "sender" in self.fields:
+                self.fields["sender"].help_text = sender_choices_help(owner)
         zone = timezone.get_current_timezone_name()
         for name in ("start_at", "end_at"):
             if name in self.fields:
@@ -462,7 +464,7 @@ def _merged(name: str, own: list[str]) -> list[str]:
 
 
 @admin.register(Mailing)
-class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
+class MailingAdmin(MailingSendingMixin, ContentPreviewMixin, OwnedModelAdmin[Mailing]):
     form = MailingForm
     list_display = [
         "__str__",

@@ -10,6 +10,7 @@ with a message naming the variable, instead of being clamped silently.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "MAILSHOT_RUN_HELPERS": -1,
     "MAILSHOT_NODE_NAME": "",
     "MAILSHOT_MAX_TRIES_PER_RECIPIENT": 5,
+    "MAILSHOT_SENDER_DOMAINS": [],
 }
 # A lease is renewed every third of its length; below this the renewals would crowd
 # the database, and a dead worker's run is resumed by the minute tick anyway, so
@@ -86,10 +88,51 @@ def engine() -> Engine:
     )
 
 
+# One DNS label of a host name (after IDNA encoding).
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def _domain(value: str) -> str:
+    """A domain as the sender rules compare it: lower case, IDNA (punycode), no
+    trailing dot. Raises ValueError for anything that is not a host name."""
+    name = value.strip().rstrip(".").lower()
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(value) from exc
+    labels = ascii_name.split(".")
+    if len(labels) < 2 or len(ascii_name) > 253:
+        raise ValueError(value)
+    if not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(value)
+    return ascii_name
+
+
+def _sender_domain_values() -> list[str]:
+    raw = _setting("MAILSHOT_SENDER_DOMAINS") or ()
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+@functools.cache
+def sender_domains() -> frozenset[str]:
+    """The domains the operator signs mail for (MAILSHOT_SENDER_DOMAINS): a verified
+    address on one of them may be a mailing's From. Malformed entries are left out
+    here and refused by the system check (mailings.E030)."""
+    domains: set[str] = set()
+    for item in _sender_domain_values():
+        try:
+            domains.add(_domain(item))
+        except ValueError:
+            continue
+    return frozenset(domains)
+
+
 @receiver(setting_changed, dispatch_uid="mailings.conf.reload")
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in DEFAULTS or setting in ("Q_CLUSTER", "EMAIL_TIMEOUT"):
         engine.cache_clear()
+        sender_domains.cache_clear()
 
 
 def check_engine_settings(
@@ -102,7 +145,27 @@ def check_engine_settings(
         return [
             Error(f"A MAILSHOT_* setting is not a number: {exc}", id="mailings.E001")
         ]
-    return [*_check_ranges(conf), *_check_timing(conf)]
+    return [*_check_ranges(conf), *_check_timing(conf), *_check_sender_domains()]
+
+
+def _check_sender_domains() -> list[CheckMessage]:
+    bad = []
+    for item in _sender_domain_values():
+        try:
+            _domain(item)
+        except ValueError:
+            bad.append(item)
+    if not bad:
+        return []
+    return [
+        Error(
+            "MAILSHOT_SENDER_DOMAINS holds something that is not a domain: "
+            + ", ".join(repr(item) for item in bad),
+            hint="A comma-separated list of the domains whose mail this site signs "
+            "(DKIM), such as 'example.com,news.example.com'; no addresses or URLs.",
+            id="mailings.E030",
+        )
+    ]
 
 
 def _check_ranges(conf: Engine) -> list[CheckMessage]:

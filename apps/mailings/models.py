@@ -1,5 +1,6 @@
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 
+from apps.content.models import Language
 from apps.core.models import TimeStampedModel
 from apps.core.validators import validate_no_control_characters, validate_no_newlines
 
@@ -94,11 +96,40 @@ class Message(TimeStampedModel):
     )
     body = models.TextField(
         _("body"),
+        blank=True,
         validators=[validate_no_control_characters],
         help_text=_(
-            "Plain text. {{ full_name }}, {{ email }}, {{ first_name }}, "
-            "{{ unsubscribe_url }} and {{ today }} are replaced for each recipient."
+            "The plain-text part. Leave it empty to make it from the HTML. "
+            "{{ full_name }}, {{ email }}, {{ first_name }}, {{ unsubscribe_url }}, "
+            "{{ today }} and {{ attr.NAME }} are replaced for each recipient."
         ),
+    )
+    body_html = models.TextField(
+        _("HTML body"),
+        blank=True,
+        validators=[validate_no_control_characters],
+        help_text=_(
+            "Optional. With HTML the message goes out as HTML with a plain-text "
+            "alternative."
+        ),
+    )
+    layout = models.ForeignKey(
+        "content.Layout",
+        # Like a message in a mailing: a layout in use is not deleted on its own,
+        # but deleting its owner takes both along.
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("layout"),
+        help_text=_("Empty: the default layout."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=2,
+        choices=Language.choices,
+        default=Language.EN,
+        help_text=_("The footer and the unsubscribe page speak this language."),
     )
 
     class Meta:
@@ -113,6 +144,36 @@ class Message(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.subject
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from apps.content.sanitize import message_html_sanitize
+
+        # Every write path (admin, API, shell) stores e-mail-safe HTML.
+        self.body_html = message_html_sanitize(self.body_html)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from apps.content.placeholders import validate_placeholders
+        from apps.content.sanitize import message_html_sanitize
+
+        super().clean()
+        # Checked as it will be stored: the sanitiser may drop a placeholder that
+        # sat in an attribute it removes.
+        self.body_html = message_html_sanitize(self.body_html)
+        errors: dict[str, list[ValidationError]] = {}
+        for name in ("subject", "body", "body_html"):
+            try:
+                validate_placeholders(getattr(self, name))
+            except ValidationError as error:
+                errors[name] = [error]
+        if errors:
+            raise ValidationError(errors)
+        if not self.body.strip() and not self.body_html.strip():
+            raise ValidationError(
+                {"body": _("Write the message: its text, its HTML or both.")}
+            )
+        if self.layout_id and self.owner_id and self.layout.owner_id != self.owner_id:
+            raise ValidationError({"layout": _("Choose one of your own layouts.")})
 
 
 class Mailing(TimeStampedModel):
@@ -160,6 +221,16 @@ class Mailing(TimeStampedModel):
         _("all my clients"),
         default=False,
         help_text=_("Every client you keep, now and when each run starts."),
+    )
+    sender = models.ForeignKey(
+        "content.SenderIdentity",
+        # Without its identity a mailing goes out as the owner's default sender.
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mailings",
+        verbose_name=_("sender"),
+        help_text=_("Empty: your first verified sender, else the site's address."),
     )
     start_at = models.DateTimeField(_("start"))
     end_at = models.DateTimeField(_("end"))

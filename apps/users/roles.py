@@ -16,6 +16,8 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "audiences.add_clientlist",
         "audiences.add_segment",
         "audiences.add_suppression",
+        "content.add_layout",
+        "content.add_senderidentity",
     ],
     MANAGERS: [
         "mailings.view_client",
@@ -29,6 +31,8 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "audiences.view_segment",
         "audiences.view_suppression",
         "audiences.manage_sitewide_suppression",
+        "content.view_layout",
+        "content.view_senderidentity",
         "users.view_user",
         "users.block_user",
     ],
@@ -50,4 +54,10 @@ OWNER_PERMISSIONS: dict[str, list[str]] = {
     "segment": ["view_segment", "change_segment", "delete_segment"],
     # Deleting is further limited to the owner's manual entries (the admin asks).
     "suppression": ["view_suppression", "delete_suppression"],
+    "layout": ["view_layout", "change_layout", "delete_layout"],
+    "senderidentity": [
+        "view_senderidentity",
+        "change_senderidentity",
+        "delete_senderidentity",
+    ],
 }

@@ -37,7 +37,7 @@ def create_groups(*, using: str = "default") -> None:
 
     from apps.users import roles
 
-    for label in ("users", "mailings", "blog", "audiences"):
+    for label in ("users", "mailings", "content", "blog", "audiences"):
         create_permissions(apps.get_app_config(label), verbosity=0, using=using)
     for name, dotted in roles.GROUP_PERMISSIONS.items():
         group, _ = Group.objects.using(using).get_or_create(name=name)

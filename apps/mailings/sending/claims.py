@@ -272,18 +272,29 @@ def unclaim(attempt_id: int, worker: str) -> None:
 
 
 def stop_reason(mailing_id: int) -> str | None:
-    """Why a run must stop now (mailing deleted or disabled, owner blocked)."""
+    """Why a run must stop now (mailing deleted or disabled, owner blocked, its
+    sender address not verified or not the owner's)."""
     row = (
         Mailing.objects.filter(pk=mailing_id)
-        .values_list("is_enabled", "owner__is_blocked")
+        .values_list(
+            "is_enabled",
+            "owner__is_blocked",
+            "sender_id",
+            "sender__verified_at",
+            "sender__owner_id",
+            "owner_id",
+        )
         .first()
     )
     if row is None:
         return _("The mailing was deleted.")
-    if not row[0]:
+    enabled, blocked, sender_id, verified_at, sender_owner_id, owner_id = row
+    if not enabled:
         return _("Stopped: the mailing was disabled.")
-    if row[1]:
+    if blocked:
         return _("Stopped: the owner is blocked.")
+    if sender_id is not None and (verified_at is None or sender_owner_id != owner_id):
+        return _("Stopped: the sender address is not verified.")
     return None
 
 

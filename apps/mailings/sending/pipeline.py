@@ -134,10 +134,8 @@ class Pipeline:
         self.batch = conf.batch_size
         self.lease = conf.lease_seconds
         self.max_tries = conf.max_tries_per_recipient
-        message = attempt.mailing.message
-        self.template = compose.MessageTemplate(
-            subject=message.subject, body=message.body
-        )
+        # Composed once per run: only the placeholders change per recipient.
+        self.template = compose.MessageTemplate.for_mailing(attempt.mailing)
         sender = settings.DEFAULT_FROM_EMAIL
         self.envelope_from = parseaddr(sender)[1] or sender
         self.domain = emails.message_domain()

@@ -3,23 +3,26 @@ now"), and the lease-holding worker or a helper serving an attempt."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypedDict, Unpack, cast
 
 from cachalot.api import cachalot_disabled
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.audiences.selectors import Targets, recipients, suppressed_q
+from apps.content.senders import sender_refusal
 from apps.mailings import scheduling
 from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending import claims
 from apps.mailings.sending.claims import lease_seconds, new_worker_id
-from apps.mailings.sending.outcomes import RunResult
+from apps.mailings.sending.outcomes import RunResult, close_out
 from apps.mailings.sending.pipeline import serve
 from apps.mailings.sending.transport import SMTPSession
 from apps.mailings.services import attempt_created
@@ -29,6 +32,19 @@ def uncached[**P, R](func: Callable[P, R]) -> Callable[P, R]:
     """Run `func` around django-cachalot: starting a run must see the database as it
     is now (its writes still invalidate the cache for the web pages)."""
     return cast(Callable[P, R], cachalot_disabled()(func))
+
+
+def in_site_language[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Run `func` in the site's language (LANGUAGE_CODE): what a run writes in the
+    ledger (``server_response``, skip reasons) must not depend on whichever
+    translation a previous request left active in the worker's thread."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with translation.override(settings.LANGUAGE_CODE):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 class CannotRun(Exception):
@@ -199,6 +215,9 @@ def start_manual_run(
         raise CannotRun(
             _("The owner of mailing #%(id)s is blocked.") % {"id": mailing_id}
         )
+    refusal = sender_refusal(mailing)
+    if refusal:
+        raise CannotRun(refusal)
     with transaction.atomic():
         changes: dict[str, object] = {
             "status": Mailing.Status.RUNNING,
@@ -215,6 +234,25 @@ def start_manual_run(
     return attempt
 
 
+def _stopped_before_start(attempt_id: int, worker: str) -> RunResult | None:
+    """A run whose mailing must not send (its sender is not verified, it was
+    disabled…) skips everyone before anything is composed: the readable reason
+    goes in the ledger and on the attempt, and nothing is sent as that sender."""
+    mailing_id = (
+        Attempt.objects.filter(pk=attempt_id)
+        .values_list("mailing_id", flat=True)
+        .first()
+    )
+    if mailing_id is None:
+        return None
+    reason = claims.stop_reason(mailing_id)
+    if not reason:
+        return None
+    claims.skip_the_rest(attempt_id, reason, worker)
+    return close_out(attempt_id, breaker="", stop=reason, last_reply="")
+
+
+@in_site_language
 def run_attempt(
     attempt_id: int,
     *,
@@ -236,6 +274,9 @@ def run_attempt(
         if not claims.take_lease(attempt_id, name):
             return _held_elsewhere(attempt_id)
         try:
+            stopped = _stopped_before_start(attempt_id, name)
+            if stopped is not None:
+                return stopped
             if on_start:
                 on_start(attempt_id)
             return serve(
@@ -262,6 +303,7 @@ def _held_elsewhere(attempt_id: int) -> RunResult:
     )
 
 
+@in_site_language
 def assist_attempt(
     attempt_id: int,
     *,
@@ -280,6 +322,9 @@ def assist_attempt(
     with cachalot_disabled():
         if not Attempt.objects.filter(pk=attempt_id, finished_at__isnull=True).exists():
             return None
+        stopped = _stopped_before_start(attempt_id, name)
+        if stopped is not None:
+            return stopped
         return serve(
             attempt_id,
             worker=name,

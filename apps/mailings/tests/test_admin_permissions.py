@@ -154,7 +154,11 @@ def add_data(model: str, actor) -> dict:
     if model == "client":
         return {"email": "new.person@example.net", "full_name": "New Person"}
     if model == "message":
-        return {"subject": "Fresh news", "body": "Hello {{ full_name }}"}
+        return {
+            "subject": "Fresh news",
+            "body": "Hello {{ full_name }}",
+            "language": "en",
+        }
     owner = actor
     message = MessageFactory.create(owner=owner, subject="Actor's own message")
     client = ClientFactory.create(owner=owner, email="actor.client@example.net")
@@ -197,7 +201,7 @@ def change_data(model: str, obj) -> dict:
     if model == "client":
         return {"email": obj.email, "full_name": "Changed Name", "comment": ""}
     if model == "message":
-        return {"subject": "Changed subject", "body": obj.body}
+        return {"subject": "Changed subject", "body": obj.body, "language": "en"}
     if model == "mailing":
         return {
             "message": obj.message_id,

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.content import footers
 from apps.mailings import emails, sending
 from apps.mailings.models import Attempt, Delivery, Mailing
 from apps.mailings.sending import pipeline
@@ -141,7 +142,12 @@ def test_messages_carry_a_stable_message_id_and_one_click_unsubscribe(
     assert delivery.message_id == emails.make_message_id(
         attempt_id=delivery.attempt_id, delivery_id=delivery.pk
     )
-    link = f"https://mailshot.example/unsubscribe/{client.unsubscribe_token}/"
+    # The link names the mailing (signed), so that its page speaks the message's
+    # language and names its sender.
+    link = (
+        f"https://mailshot.example/unsubscribe/{client.unsubscribe_token}/"
+        f"?m={footers.mailing_reference(mailing.pk)}"
+    )
     assert message["List-Unsubscribe"] == f"<{link}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     body = message.get_content()

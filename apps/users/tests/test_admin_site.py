@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 MAILINGS = ["Mailings", "Clients", "Messages", "Attempts"]
 TASKS = ["Schedules", "Successful tasks", "Failed tasks"]
+SENDING = ["Sender addresses", "Footers"]
 
 
 def sidebar_titles(user) -> list[str]:
@@ -31,10 +32,14 @@ def sidebar_titles(user) -> list[str]:
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("alice", ["Dashboard", *MAILINGS]),
-        ("manager", ["Dashboard", *MAILINGS, "Users"]),
+        ("alice", ["Dashboard", *MAILINGS, *SENDING]),
+        # Managers look at sender addresses; footers are each owner's own.
+        ("manager", ["Dashboard", *MAILINGS, "Sender addresses", "Users"]),
         ("editor", ["Dashboard", "Posts"]),
-        ("superuser", ["Dashboard", *MAILINGS, "Posts", "Users", "Groups", *TASKS]),
+        (
+            "superuser",
+            ["Dashboard", *MAILINGS, *SENDING, "Posts", "Users", "Groups", *TASKS],
+        ),
     ],
 )
 def test_each_role_gets_its_own_sidebar(request, role, expected):
