@@ -257,10 +257,11 @@ def unclaim(attempt_id: int, worker: str) -> None:
 
 
 def stop_reason(mailing_id: int) -> str | None:
-    """Why a run must stop now (mailing deleted or disabled, owner blocked)."""
+    """Why a run must stop now (mailing deleted, disabled or paused, owner
+    blocked)."""
     row = (
         Mailing.objects.filter(pk=mailing_id)
-        .values_list("is_enabled", "owner__is_blocked")
+        .values_list("is_enabled", "owner__is_blocked", "is_paused")
         .first()
     )
     if row is None:
@@ -269,6 +270,8 @@ def stop_reason(mailing_id: int) -> str | None:
         return _("Stopped: the mailing was disabled.")
     if row[1]:
         return _("Stopped: the owner is blocked.")
+    if row[2]:
+        return _("Stopped: the owner paused the mailing.")
     return None
 
 
