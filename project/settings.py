@@ -131,6 +131,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The person's own time zone for everything after (forms, lists, messages).
+    "apps.core.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes must be last: it inspects the response of the login views.
@@ -478,6 +480,8 @@ UNFOLD = {
     "SITE_URL": "/",
     "SHOW_HISTORY": True,
     "SHOW_LANGUAGES": True,
+    # The user menu: the person's own settings (time zone), then the password.
+    "ACCOUNT": {"navigation": "apps.users.account_views.account_links"},
     "DASHBOARD_CALLBACK": "apps.home.dashboard.dashboard_callback",
     "STYLES": [lambda request: static("css/admin-extra.css")],
     "SIDEBAR": {

@@ -22,7 +22,6 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +32,7 @@ from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
+from apps.core.timezones import local_time_column, zone_hint
 from apps.mailings import exports, selectors, services
 from apps.mailings.admin_imports import ClientImportAdminMixin
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
@@ -145,12 +145,10 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
                 field = self.fields.get(name)
                 if isinstance(field, forms.ModelChoiceField):
                     field.queryset = queryset
-        zone = timezone.get_current_timezone_name()
+        # The person's own zone (User.time_zone), named next to the fields.
         for name in ("start_at", "end_at"):
             if name in self.fields:
-                self.fields[name].help_text = gettext("Time zone: %(zone)s") % {
-                    "zone": zone
-                }
+                self.fields[name].help_text = zone_hint()
 
 
 def _merged(name: str, own: list[str]) -> list[str]:
@@ -167,8 +165,8 @@ class MailingAdmin(MailingSendingMixin, OwnedModelAdmin[Mailing]):
         "periodicity",
         "status",
         "is_enabled",
-        "start_at",
-        "end_at",
+        local_time_column("start_at", _("start")),
+        local_time_column("end_at", _("end")),
         "next_run_at",
     ]
     list_filter = ["status", "periodicity", "is_enabled"]
