@@ -134,6 +134,8 @@ MIDDLEWARE = [
     # The person's own time zone for everything after (forms, lists, messages).
     "apps.core.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session ended on purpose (blocked) lands on the login page, which says why.
+    "apps.users.session_notices.EndedSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes must be last: it inspects the response of the login views.
     "axes.middleware.AxesMiddleware",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core import permissions
+from apps.users import session_notices
 from apps.users.models import User
 from apps.users.roles import USERS
 
@@ -83,6 +84,8 @@ def sessions_delete(*, user_ids: set[int]) -> int:
     ]
     for key in doomed:
         store_class(session_key=key).delete()  # also drops a cached_db copy
+    # Their next request is told why they were signed out.
+    session_notices.sessions_mark_ended(keys=doomed)
     return len(doomed)
 
 
