@@ -7,9 +7,19 @@ from django.utils import timezone
 
 from apps.mailings import sending, services
 from apps.mailings.models import Attempt, Mailing
-from apps.mailings.tests.test_sending import small_window  # noqa: F401 (fixture)
+from apps.mailings.sending import pipeline
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smtp]
+
+
+@pytest.fixture
+def small_window(settings, monkeypatch):
+    """As in test_sending: batches of 2 on one connection, the mailing re-checked
+    at every turn; returns how many more may go out after a stop."""
+    settings.MAILSHOT_BATCH_SIZE = 2
+    settings.MAILSHOT_SMTP_CONNECTIONS = 1
+    monkeypatch.setattr(pipeline, "STOP_CHECK_SECONDS", 0)
+    return 2 + 2 * 2 + 1
 
 
 def test_a_paused_mailing_is_not_due_and_cannot_be_sent_now(sink, make_mailing):
@@ -37,9 +47,7 @@ def test_resuming_plans_the_run_again(
     assert not mailing.is_paused
 
 
-def test_pausing_mid_run_stops_it_and_skips_the_rest(
-    sink, make_mailing, small_window
-):
+def test_pausing_mid_run_stops_it_and_skips_the_rest(sink, make_mailing, small_window):
     mailing = make_mailing(30)
     seen = []
 
