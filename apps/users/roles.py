@@ -71,7 +71,7 @@ def group_display_name(group: Group) -> str:
 
 
 def permission_display_name(permission: Permission) -> str:
-    """"Clients: adding", "Mailings: Can disable and enable mailings" — translated."""
+    """ "Clients: adding", "Mailings: Can disable and enable mailings" — translated."""
     model = permission.content_type.model_class()
     if model is None:
         return permission.name
