@@ -48,8 +48,18 @@ LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z’'-]{2,}")
 # nothing of ours can translate them. Their menu entries are still checked.
 LIBRARY_APPS = {"axes", "django_q"}
 VISIBLE_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
-# <bdi> holds values shown as they are (the password hash summary).
-SKIPPED_TAGS = {"script", "style", "template", "textarea", "noscript", "kbd", "bdi"}
+# <bdi> holds values shown as they are (the password hash summary), <code> literal
+# names (the columns an import file must have).
+SKIPPED_TAGS = {
+    "script",
+    "style",
+    "template",
+    "textarea",
+    "noscript",
+    "kbd",
+    "bdi",
+    "code",
+}
 # Icon ligatures: the font draws "arrow_downward" as an arrow, nobody reads it.
 ICON_CLASSES = ("material-symbols-outlined", "material-symbols")
 VOID_TAGS = {"input", "img", "br", "hr", "meta", "link", "source", "wbr", "area"}
@@ -152,11 +162,16 @@ def admin_pages(user) -> list[str]:
             continue
         if model_admin.has_add_permission(request):
             urls.append(reverse("admin:{}_{}_add".format(*info)))
+        for page in ("export", "import"):
+            allowed = getattr(model_admin, f"has_{page}_permission", None)
+            if allowed is not None and allowed(request):
+                urls.append(reverse("admin:{}_{}_{}".format(*info, page)))
         obj = model_admin.get_queryset(request).order_by("pk").first()
         if obj is None:
             continue
         if model_admin.has_view_permission(request, obj):
             urls.append(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
+            urls.append(reverse("admin:{}_{}_history".format(*info), args=[obj.pk]))
         if model_admin.has_delete_permission(request, obj):
             urls.append(reverse("admin:{}_{}_delete".format(*info), args=[obj.pk]))
     return urls
@@ -178,3 +193,15 @@ def test_every_admin_page_of_every_role_reads_russian(world, login, role):
     assert not found, "English words in the Russian admin:\n" + "\n".join(
         f"{url}: {', '.join(sorted(words))}" for url, words in found.items()
     )
+
+
+def test_the_export_page_names_the_columns_as_the_model_does(alice, login):
+    http = login(alice)
+    http.cookies["django_language"] = "ru"
+
+    body = http.get(
+        reverse("admin:mailings_client_export"), HTTP_ACCEPT_LANGUAGE="ru"
+    ).content.decode()
+
+    assert "full_name" not in body and "is_unsubscribed" not in body
+    assert "Отписан" in body
