@@ -5,7 +5,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
-from timezone_field import TimeZoneField
+from timezone_field import TimeZoneField  # type: ignore[import-untyped]
 
 from apps.core.validators import validate_no_newlines
 
