@@ -9,12 +9,12 @@ of a run on the mailing and attempt pages.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -30,13 +30,16 @@ from apps.mailings import selectors, services, views
 from apps.mailings.models import Mailing, Message
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
+    # The admin these mixins go into, for the type checker only: at run time they
+    # stay plain classes, so the admins' bases are unchanged.
+    class _AdminBase[M: Model](OwnedModelAdmin[M]):
+        pass
 
-    _MailingAdminBase = OwnedModelAdmin[Mailing]
-    _MessageAdminBase = OwnedModelAdmin[Message]
 else:
-    _MailingAdminBase = object
-    _MessageAdminBase = object
+
+    class _AdminBase[M]:
+        pass
+
 
 # The session key of the copies their owner has not saved yet (they stay paused).
 COPIES_KEY = "mailshot_mailing_copies"
@@ -71,7 +74,7 @@ def _may_duplicate(user: Any, obj: Model) -> bool:
     )
 
 
-class DuplicateMixin(_MessageAdminBase):
+class DuplicateMixin[M: Model](_AdminBase[M]):
     """ "Duplicate" on a change page: a GET asks, the POST makes the copy and opens
     its change page. Someone else's object answers 404, a manager's try 403."""
 
@@ -139,14 +142,14 @@ class DuplicateMixin(_MessageAdminBase):
         )
 
 
-class MessageOwnerMixin(DuplicateMixin):
+class MessageOwnerMixin(DuplicateMixin[Message]):
     def duplicate_object(
         self, request: AuthenticatedHttpRequest, obj: Message
     ) -> Message:
         return services.message_duplicate(message=obj)
 
 
-class MailingOwnerMixin(DuplicateMixin):
+class MailingOwnerMixin(DuplicateMixin[Mailing]):
     """Mixed into MailingAdmin: pause / resume, the state, duplicate, progress."""
 
     change_form_before_template = "mailings/admin/mailing_state.html"
@@ -171,13 +174,14 @@ class MailingOwnerMixin(DuplicateMixin):
 
     def changeform_view(
         self,
-        request: AuthenticatedHttpRequest,
+        request: HttpRequest,
         object_id: str | None = None,
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         extra_context = dict(extra_context or {})
-        mailing = _visible(self, request, object_id) if object_id else None
+        person = cast(AuthenticatedHttpRequest, request)  # behind the admin's login
+        mailing = _visible(self, person, object_id) if object_id else None
         if mailing is not None:
             progress = selectors.mailing_progress(mailing)
             extra_context.update(
@@ -187,7 +191,7 @@ class MailingOwnerMixin(DuplicateMixin):
                     "admin:mailings_mailing_progress", args=[mailing.pk]
                 ),
                 unsaved_copy=mailing.pk in unsaved_copies(request),
-                may_send=permissions.can(request.user, "send", mailing),
+                may_send=permissions.can(person.user, "send", mailing),
             )
         return super().changeform_view(request, object_id, form_url, extra_context)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -150,7 +150,8 @@ class MailingSendingMixin(_MailingAdminBase):
     def get_actions_detail(self, request: HttpRequest, object_id: Any) -> Any:
         """No "Send now" button on the page of a mailing that cannot be sent."""
         actions = super().get_actions_detail(request, object_id)
-        mailing = self._visible_mailing(request, object_id)
+        person = cast(AuthenticatedHttpRequest, request)  # behind the admin's login
+        mailing = self._visible_mailing(person, object_id)
         if mailing is not None and send_problem(mailing):
             name = f"mailings_mailing_{self.send_now_action}"
             actions = [a for a in actions if a.action_name != name]

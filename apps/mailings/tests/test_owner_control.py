@@ -249,7 +249,7 @@ def open_outage(mailing, *, sent: int, pending: int) -> Attempt:
     )
     services.attempt_created(attempt=attempt)
     for n in range(sent + pending):
-        client = ClientFactory(owner=mailing.owner)
+        client = ClientFactory.create(owner=mailing.owner)
         Delivery.objects.create(
             attempt=attempt,
             client=client,
@@ -274,7 +274,7 @@ def test_the_dashboard_counts_pending_recipients_in_the_success_rate(
     )
     services.attempt_created(attempt=finished)
     for _ in range(6):
-        client = ClientFactory(owner=alice)
+        client = ClientFactory.create(owner=alice)
         Delivery.objects.create(
             attempt=finished,
             client=client,
