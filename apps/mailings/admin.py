@@ -363,7 +363,7 @@ class MailingAdmin(MailingOwnerMixin, MailingSendingMixin, OwnedModelAdmin[Maili
         if obj is not None:
             # Set by the engine, the owner's switch and the managers', shown to
             # everyone who opens it in words (selectors.mailing_state).
-            readonly += ["state", "next_run"]
+            readonly += ["current_state", "next_run"]
             if not self.has_change_permission(request, obj) or self._many_clients(
                 request, obj
             ):

@@ -164,6 +164,11 @@ class MailingOwnerMixin(DuplicateMixin[Mailing]):
         key = selectors.mailing_state(obj)
         return key, str(selectors.state_label(key))
 
+    @display(description=_("state"))
+    def current_state(self, obj: Mailing) -> str:
+        """The state on the mailing's own page (a read-only field shows text)."""
+        return str(selectors.state_label(selectors.mailing_state(obj)))
+
     @display(description=_("next run"), ordering="next_run_at")
     def next_run(self, obj: Mailing) -> str:
         if obj.next_run_at is None:
