@@ -570,3 +570,37 @@ def test_permission_matrix_of_the_owners_controls(operation, role, world, login)
             assert response.status_code in (404, 302), response.status_code
             assert b"Alice" not in response.content
     assert Client.objects.count() == clients_before  # a copy shares its clients
+
+
+# --- Cost ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["alice", "manager"])
+def test_the_mailing_list_with_states_costs_the_same_for_3_or_30_mailings(
+    role, request, alice, login, django_assert_max_num_queries
+):
+    from cachalot.api import cachalot_disabled
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    http = login(request.getfixturevalue(role))
+    changelist = reverse("admin:mailings_mailing_changelist")
+
+    def make(n: int) -> None:
+        for _ in range(n):
+            mailing = MailingFactory(owner=alice)
+            run = Attempt.objects.create(mailing=mailing, attempted_at=timezone.now())
+            services.attempt_created(attempt=run)
+
+    def queries() -> int:
+        with cachalot_disabled(), CaptureQueriesContext(connection) as captured:
+            assert http.get(changelist).status_code == 200
+        return len(captured)
+
+    make(3)
+    few = queries()
+    make(27)
+    assert queries() == few
+    with django_assert_max_num_queries(few):
+        http.get(changelist)
+    print(f"\nmailing list ({role}): {few} queries for 3 or 30 mailings")
