@@ -123,7 +123,7 @@ def test_admin_pages_fit_the_window_without_page_errors(
     wide: list[str] = []
     try:
         visit.login(*ROLES[role])
-        pages = ["/admin/", *pages_by_role[role]]
+        pages = ["/admin/", *(p for p in pages_by_role[role] if p != "/admin/")]
         assert len(pages) > 2, pages
         for url in pages:
             response = visit.page.goto(url)
