@@ -588,7 +588,7 @@ def test_the_mailing_list_with_states_costs_the_same_for_3_or_30_mailings(
 
     def make(n: int) -> None:
         for _ in range(n):
-            mailing = MailingFactory(owner=alice)
+            mailing = MailingFactory.create(owner=alice)
             run = Attempt.objects.create(mailing=mailing, attempted_at=timezone.now())
             services.attempt_created(attempt=run)
 
