@@ -25,6 +25,7 @@ from unfold.decorators import action, display
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.http import AuthenticatedHttpRequest
+from apps.core.timezones import with_zone
 from apps.core.validators import parse_id
 from apps.mailings import selectors, services, views
 from apps.mailings.models import Mailing, Message
@@ -169,7 +170,7 @@ class MailingOwnerMixin(DuplicateMixin[Mailing]):
         """The state on the mailing's own page (a read-only field shows text)."""
         return str(selectors.state_label(selectors.mailing_state(obj)))
 
-    @display(description=_("next run"), ordering="next_run_at")
+    @display(description=with_zone(_("next run")), ordering="next_run_at")
     def next_run(self, obj: Mailing) -> str:
         if obj.next_run_at is None:
             return "—"

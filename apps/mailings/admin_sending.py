@@ -20,6 +20,7 @@ from unfold.decorators import action, display
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin
 from apps.core.http import AuthenticatedHttpRequest
+from apps.core.timezones import local_time_column
 from apps.core.validators import parse_id
 from apps.mailings import selectors, services, views
 from apps.mailings.exports import export_attempts_csv
@@ -293,7 +294,7 @@ class VisibleMailingFilter(admin.SimpleListFilter):
 class AttemptAdmin(OwnedModelAdmin[Attempt]):
     list_display = [
         "mailing",
-        "attempted_at",
+        local_time_column("attempted_at", _("attempted at")),
         "status_label",
         "sent_count",
         "failed_count",

@@ -195,3 +195,18 @@ def test_the_logout_page_sends_the_anonymous_to_the_login_page():
     response = Client().get("/admin/logout/")
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_attempt_and_next_run_columns_name_the_zone(berliner, login):
+    from django.utils import timezone
+
+    from apps.mailings.services import attempt_created
+
+    mailing = MailingFactory(owner=berliner)
+    attempt_created(attempt=mailing.attempts.create(attempted_at=timezone.now()))
+    http = login(berliner)
+    attempts = http.get(reverse("admin:mailings_attempt_changelist")).content.decode()
+    assert "(Europe/Berlin)" in attempts
+    assert "field-attempted_at" in attempts  # the column keeps its CSS class
+    mailings = http.get(reverse("admin:mailings_mailing_changelist")).content.decode()
+    assert mailings.count("(Europe/Berlin)") >= 3  # start, end, next run
