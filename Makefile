@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 UV := $(BIN)/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-export PYTHONDONTWRITEBYTECODE := 1
+# `make run PORT=8001`, or `make run ADDR=0.0.0.0:8001`; links in mail follow.
+PORT ?= 8000
+ADDR ?= 127.0.0.1:$(PORT)
 
 # The first Python >= 3.12 on this machine (PATH first, then pyenv's versions).
 FIND_PYTHON = for p in python3.12 python3.13 python3.14 python3 \
@@ -14,7 +16,7 @@ FIND_PYTHON = for p in python3.12 python3.13 python3.14 python3 \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
 	  then command -v $$p; break; fi; done
 
-.PHONY: install run test lint format typecheck bench clean messages messages-check prod-check
+.PHONY: install run demo test lint format typecheck bench clean messages messages-check prod-check
 
 install: $(VENV)/.installed
 
@@ -25,14 +27,28 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	  echo "Creating $(VENV) with $$PYTHON"; rm -rf $(VENV); "$$PYTHON" -m venv $(VENV); fi
 	@$(PY) -m pip install -q --disable-pip-version-check "uv>=0.9,<1"
 	@$(UV) sync -q --frozen --python $(PY)
+	@# Bytecode once, here: every start of Django (make run starts it four times)
+	@# then reads it instead of compiling ~1,000 modules (django.setup(): 2.6 s of
+	@# CPU without, 0.6 s with).
+	@echo "Compiling bytecode (once)"; $(PY) -m compileall -q -j0 \
+	  "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+	  apps project bench >/dev/null || true
 	@touch $@
 
+# Checks the ports first (a busy one: one line, non-zero exit), writes a development
+# .env with a generated secret key when there is none, migrates, loads the demo data
+# into an empty database only, starts web + cluster + SMTP sink, prints the URL once
+# /healthz answers, and exits non-zero when any of the three stops.
 run: install
-	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_HTTPS=$${DJANGO_HTTPS:-0}; \
-	$(PY) manage.py migrate --noinput -v0 && \
-	MEDIA="$${MAILSHOT_MEDIA_ROOT:-$${MAILSHOT_VAR_DIR:-var}/media}" && mkdir -p "$$MEDIA" && cp -R fixtures/media/. "$$MEDIA/" && $(PY) manage.py loaddata fixtures/*.json -v0 && \
-	$(PY) manage.py compilemessages -v0 --ignore=.venv 2>/dev/null; \
-	$(PY) manage.py rundev
+	@if [ locale/ru/LC_MESSAGES/django.po -nt locale/ru/LC_MESSAGES/django.mo ]; then \
+	  DJANGO_DEBUG=1 $(PY) manage.py compilemessages -v0 --ignore=.venv --ignore=var; fi
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_HTTPS=$${DJANGO_HTTPS:-0} \
+	  $(PY) manage.py rundev --addr "$(ADDR)"
+
+# Puts the demo records back as they were (edits to them are undone; other data stays).
+demo: install
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput -v0 && \
+	  DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py demo
 
 test: install messages-check typecheck
 	$(BIN)/ruff check .

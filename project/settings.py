@@ -22,6 +22,17 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # Under pytest: fast hashing, a synchronous queue, a private cache (see the end).
 TESTING = env.bool("MAILSHOT_TESTING", default="pytest" in sys.modules)
 
+# The development `.env` that `make run` writes (a generated DJANGO_SECRET_KEY), so
+# the README's manage.py and cron examples work from a fresh clone. Variables of the
+# environment win over it; tests never read it; production sets its own variables
+# and has no such file (it holds no DJANGO_DEBUG, so it never turns debugging on).
+MAILSHOT_ENV_FILE = Path(env.str("MAILSHOT_ENV_FILE", default=str(BASE_DIR / ".env")))
+if TESTING:
+    # Nor do the servers and commands the tests start (they inherit this).
+    os.environ.setdefault("MAILSHOT_ENV_FILE", os.devnull)
+elif MAILSHOT_ENV_FILE.is_file():
+    environ.Env.read_env(MAILSHOT_ENV_FILE)
+
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # An insecure key is only accepted while debugging or testing; production must set one.
 SECRET_KEY = env.str(
@@ -133,7 +144,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The person's own time zone for everything after (forms, lists, messages).
+    "apps.core.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session ended on purpose (blocked) lands on the login page, which says why.
+    "apps.users.session_notices.EndedSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes must be last: it inspects the response of the login views.
     "axes.middleware.AxesMiddleware",
@@ -519,6 +534,8 @@ UNFOLD = {
     "SITE_URL": "/",
     "SHOW_HISTORY": True,
     "SHOW_LANGUAGES": True,
+    # The user menu: the person's own settings (time zone), then the password.
+    "ACCOUNT": {"navigation": "apps.users.account_views.account_links"},
     "DASHBOARD_CALLBACK": "apps.home.dashboard.dashboard_callback",
     "STYLES": [lambda request: static("css/admin-extra.css")],
     "SIDEBAR": {
@@ -543,8 +560,18 @@ LOGGING = {
             "formatter": env.str("LOG_FORMAT", default="plain"),
         }
     },
+    "filters": {
+        # A refused request (403) is an answer, not a fault: one line, no traceback.
+        "forbidden_without_traceback": {
+            "()": "apps.core.logging.ForbiddenWithoutTraceback"
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own console handler (on while debugging) would print every line
+        # a second time beside the root's: Django's records go to the root only.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["forbidden_without_traceback"]},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         # aiosmtpd logs every connection of the local sink at INFO.

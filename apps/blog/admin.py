@@ -8,7 +8,7 @@ from django_ckeditor_5.widgets import CKEditor5Widget
 from unfold.admin import ModelAdmin
 
 from apps.blog.models import Post
-from apps.blog.services import image_extension
+from apps.blog.services import image_extension, post_content_is_empty
 from apps.core.admin import PermissionsAdminMixin
 
 if TYPE_CHECKING:
@@ -20,6 +20,18 @@ class PostAdminForm(forms.ModelForm):
         model = Post
         fields = ["title", "slug", "content", "image", "is_published", "published_at"]
         widgets = {"content": CKEditor5Widget(config_name="default")}
+
+    class Media:
+        # Keeps Unfold's file-input helper off CKEditor's upload input (see the file).
+        js = ["js/ckeditor-file-input.js"]
+
+    def clean_content(self) -> str:
+        content = self.cleaned_data.get("content", "")
+        if post_content_is_empty(content):
+            raise forms.ValidationError(
+                _("Write the post's text: it is empty."), code="required"
+            )
+        return content
 
     def clean_image(self):
         image = self.cleaned_data.get("image")

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -140,3 +140,28 @@ def post_pool() -> list[dict[str, Any]]:
         pool = [_card(post) for post in posts]
         _cache_set(key, pool)
     return pool
+
+
+def editor_dashboard(*, limit: int = 5) -> dict[str, Any]:
+    """What an editor's dashboard lists: drafts (unpublished, or due later), most
+    recently edited first, and the most-read published posts. Two small queries."""
+    fields = (
+        "pk",
+        "title",
+        "is_published",
+        "published_at",
+        "updated_at",
+        "views_count",
+    )
+    drafts = (
+        Post.objects.filter(Q(is_published=False) | Q(published_at__gt=timezone.now()))
+        .order_by("-updated_at")
+        .only(*fields)[:limit]
+    )
+    most_read = (
+        Post.objects.published()
+        .filter(views_count__gt=0)
+        .order_by("-views_count", "-published_at")
+        .only(*fields)[:limit]
+    )
+    return {"drafts": list(drafts), "most_read": list(most_read)}

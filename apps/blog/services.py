@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from html import unescape
 
 import nh3
 from django.conf import settings
@@ -37,6 +38,9 @@ ALLOWED_CLASSES = {
         "image-style-align-right",
         "image-style-align-center",
         "image-style-side",
+        "image-style-block-align-left",
+        "image-style-block-align-right",
+        "image_resized",
     },
 }
 # Relative URLs stay allowed (uploaded images live under MEDIA_URL).
@@ -71,6 +75,15 @@ def post_content_sanitize(html: str) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+def post_content_is_empty(html: str) -> bool:
+    """Whether post HTML shows nothing: no image and no visible character (the
+    editor leaves ``<p>&nbsp;</p>`` in a field that looks empty)."""
+    if "<img" in (html or "").lower():
+        return False
+    text = unescape(nh3.clean(html or "", tags=set()))
+    return not "".join(ch for ch in text if ch.isprintable() and not ch.isspace())
 
 
 def transliterate(text: str) -> str:

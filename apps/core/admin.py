@@ -34,11 +34,12 @@ from apps.core.admin_confirm import (
     confirmed,
     render_confirmation,
 )
+from apps.core.admin_messages import AdminTextsMixin
 from apps.core.http import AuthenticatedHttpRequest
 from apps.core.validators import parse_id
 
 
-class SuperuserOnlyAdminMixin:
+class SuperuserOnlyAdminMixin(AdminTextsMixin):
     """Pages nobody but a superuser may open (or even see in the menu)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -63,7 +64,7 @@ class SuperuserOnlyAdminMixin:
         return request.user.is_active and request.user.is_superuser
 
 
-class PermissionsAdminMixin:
+class PermissionsAdminMixin(AdminTextsMixin):
     """Model-level rights asked of the permission module, for models without owners
     (blog posts, people): the same answers as Django's, from the one place."""
 
@@ -119,7 +120,9 @@ class CappedPaginator(Paginator):
         return AtLeast(count) if count > self.cap else count
 
 
-class OwnedModelAdmin[ModelT: Model](GuardedModelAdminMixin, ModelAdmin):
+class OwnedModelAdmin[ModelT: Model](
+    AdminTextsMixin, GuardedModelAdminMixin, ModelAdmin
+):
     """Objects with an ``owner``: users work on their own, managers only look.
 
     Guardian's "object permissions" pages are kept for superusers only: its own check

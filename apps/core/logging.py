@@ -1,4 +1,5 @@
-"""One JSON object per log line (LOG_FORMAT=json), for log shippers in production."""
+"""One JSON object per log line (LOG_FORMAT=json), for log shippers in production;
+403s logged in one line."""
 
 import json
 import logging
@@ -24,3 +25,15 @@ class JSONFormatter(logging.Formatter):
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
+
+
+class ForbiddenWithoutTraceback(logging.Filter):
+    """``django.request`` logs a refused request (PermissionDenied → 403) with the
+    exception's traceback; a refusal is expected, so one line says it (method, path
+    and status stay in the message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True

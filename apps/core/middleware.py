@@ -1,4 +1,5 @@
-"""Site-wide middleware: control characters refused, Content-Security-Policy sent.
+"""Site-wide middleware: control characters refused, Content-Security-Policy sent,
+the logged-in person's time zone activated.
 
 Requests whose address carries control characters are refused before any view.
 
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from apps.core.validators import has_control_characters
 
@@ -65,3 +67,26 @@ class ContentSecurityPolicyMiddleware:
         admin = request.path_info.startswith(self.admin_paths)
         response["Content-Security-Policy"] = self.admin if admin else self.public
         return response
+
+
+class TimeZoneMiddleware:
+    """Date-times of a logged-in person's requests are shown and read in their own
+    zone (``User.time_zone``): Django's forms, list columns and ``localtime`` all use
+    the active zone. Anonymous requests keep ``TIME_ZONE``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        zone = (
+            getattr(user, "time_zone", None) if user and user.is_authenticated else None
+        )
+        if zone:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from apps.home.selectors import dashboard_statistics
+from apps.mailings.admin_sending import pending_count
 
 
 def dashboard_callback(request, context: dict) -> dict:
@@ -37,7 +38,14 @@ def dashboard_callback(request, context: dict) -> dict:
         )
     if stats.get("recent_attempts") is not None:
         stats["attempts_table"] = {
-            "headers": [_("time"), _("mailing"), _("status"), _("sent"), _("failed")],
+            "headers": [
+                _("time"),
+                _("mailing"),
+                _("status"),
+                _("sent"),
+                _("failed"),
+                _("pending"),
+            ],
             "rows": [
                 [
                     format_html(
@@ -49,6 +57,7 @@ def dashboard_callback(request, context: dict) -> dict:
                     attempt.get_status_display() or _("in progress"),
                     attempt.sent_count,
                     attempt.failed_count,
+                    pending_count(attempt),
                 ]
                 for attempt in stats["recent_attempts"]
             ],

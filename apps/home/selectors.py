@@ -127,14 +127,19 @@ def dashboard_statistics(*, user: User, days: int = 30) -> dict[str, Any]:
         ]
         sent_total = sum(row["sent"] for row in chart)
         failed_total = sum(row["failed"] for row in chart)
-        done = sent_total + failed_total
+        pending_total = _pending_deliveries(user)
+        # The rate is computed from the numbers shown beside it: recipients still
+        # waiting (a mail server down) count against it, so an outage never reads
+        # "100 %" next to a failed run.
+        due = sent_total + failed_total + pending_total
         data.update(
             mailings_total=mailings["total"],
             mailings_active=mailings["active"],
             clients_total=visible_clients_count(user),
             deliveries_sent=sent_total,
             deliveries_failed=failed_total,
-            success_rate=round(100 * sent_total / done, 1) if done else None,
+            deliveries_pending=pending_total,
+            success_rate=round(100 * sent_total / due, 1) if due else None,
             per_day=chart,
             recent_attempts=list(recent_attempts(user, since=_day_start(first_day))),
         )
@@ -153,6 +158,22 @@ def dashboard_statistics(*, user: User, days: int = 30) -> dict[str, Any]:
 
 
 DAYS_TTL = 26 * 60 * 60
+
+
+def _pending_deliveries(user: User) -> int:
+    """Recipients of the person's unfinished runs not served yet (pending or being
+    sent). Only unfinished runs have any: read along the open-attempt index and
+    the ledger's (attempt, outcome) index, however long the history."""
+    from apps.mailings.models import Attempt, Delivery
+    from apps.mailings.selectors import visible_attempts
+
+    open_runs = visible_attempts(user).filter(finished_at__isnull=True)
+    if permissions.sees_all(user, Attempt):
+        open_runs = Attempt.objects.filter(finished_at__isnull=True)
+    return Delivery.objects.filter(
+        attempt__in=open_runs.values("pk"),
+        outcome__in=[Delivery.Outcome.PENDING, Delivery.Outcome.CLAIMED],
+    ).count()
 
 
 def _day_start(day: date) -> datetime:

@@ -44,10 +44,16 @@ from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
 from apps.core.admin_confirm import bulk_action_fields
 from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
+from apps.core.timezones import local_time_column, zone_hint
 from apps.core.validators import parse_id
 from apps.mailings import exports, selectors, services
 from apps.mailings.admin_imports import ClientImportAdminMixin
 from apps.mailings.admin_messages import MessageAdmin  # noqa: F401 (registers it)
+from apps.mailings.admin_owner import (
+    MailingOwnerMixin,
+    MessageOwnerMixin,
+    unsaved_copies,
+)
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
 from apps.mailings.models import Attempt, Client, Mailing
 from apps.users.models import User
@@ -411,15 +417,28 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
                     field.queryset = queryset
             if "sender" in self.fields:
                 self.fields["sender"].help_text = sender_choices_help(owner)
-        zone = timezone.get_current_timezone_name()
+        # The person's own zone (User.time_zone), named next to the fields.
         for name in ("start_at", "end_at"):
             if name in self.fields:
-                self.fields[name].help_text = gettext("Time zone: %(zone)s") % {
-                    "zone": zone
-                }
+                self.fields[name].help_text = zone_hint()
+        # A copy not saved yet is checked like a new mailing (its dates may be old).
+        self.checks_window = False
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
+        cleaned: dict[str, Any] = super().clean() or {}
+        end_at = cleaned.get("end_at")
+        dates_changed = {"start_at", "end_at"} & set(self.changed_data)
+        new = self.instance._state.adding or self.checks_window
+        if end_at and (new or dates_changed) and end_at <= timezone.now():
+            # Accepted, it would show "created" and quietly finish a minute later
+            # without a single run.
+            self.add_error(
+                "end_at",
+                gettext(
+                    "This window is already over: choose an end in the future, "
+                    "or the mailing would never send."
+                ),
+            )
         if not self._targets_anyone(cleaned):
             raise forms.ValidationError(
                 gettext(
@@ -429,6 +448,7 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
                 code="no_targets",
             )
         return cleaned
+
 
     def _targets_anyone(self, cleaned: dict[str, Any]) -> bool:
         if cleaned.get("to_all_clients") or cleaned.get("lists"):
@@ -464,18 +484,22 @@ def _merged(name: str, own: list[str]) -> list[str]:
 
 
 @admin.register(Mailing)
-class MailingAdmin(MailingSendingMixin, ContentPreviewMixin, OwnedModelAdmin[Mailing]):
+class MailingAdmin(
+    MailingOwnerMixin,
+    MailingSendingMixin,
+    ContentPreviewMixin,
+    OwnedModelAdmin[Mailing],
+):
     form = MailingForm
     list_display = [
         "__str__",
         "periodicity",
-        "status",
-        "is_enabled",
-        "start_at",
-        "end_at",
-        "next_run_at",
+        "state",
+        local_time_column("start_at", _("start")),
+        local_time_column("end_at", _("end")),
+        "next_run",
     ]
-    list_filter = ["status", "periodicity", "is_enabled"]
+    list_filter = ["status", "periodicity", "is_paused", "is_enabled"]
     search_fields = ["message__subject"]
     # Autocomplete: a user may have 100,000 clients, far too many for a <select>.
     autocomplete_fields = ["message", "clients"]
@@ -483,8 +507,20 @@ class MailingAdmin(MailingSendingMixin, ContentPreviewMixin, OwnedModelAdmin[Mai
     # get_absolute_url is this very page: a "view on site" link would go in a circle.
     view_on_site = False
 
-    actions = _merged("actions", ["disable_mailings", "enable_mailings"])
-    actions_detail = _merged("actions_detail", ["disable_detail", "enable_detail"])
+    actions = _merged(
+        "actions",
+        ["pause_mailings", "resume_mailings", "disable_mailings", "enable_mailings"],
+    )
+    actions_detail = _merged(
+        "actions_detail",
+        [
+            "pause_detail",
+            "resume_detail",
+            "duplicate_detail",
+            "disable_detail",
+            "enable_detail",
+        ],
+    )
     actions_list = ["attempts_report"]
 
     # --- the report of runs (attempts), streamed as CSV ---
@@ -631,10 +667,13 @@ class MailingAdmin(MailingSendingMixin, ContentPreviewMixin, OwnedModelAdmin[Mai
 
         # mypy takes no base class that is a value (the admin makes this form class
         # for each request).
+        checks_window = obj is not None and obj.pk in unsaved_copies(request)
+
         class BoundOwnerForm(form_class):  # type: ignore[misc, valid-type]
             def __init__(self, *args: Any, **kw: Any) -> None:
                 kw.setdefault("owner", owner)
                 super().__init__(*args, **kw)
+                self.checks_window = checks_window
 
         return BoundOwnerForm
 
@@ -692,8 +731,9 @@ class MailingAdmin(MailingSendingMixin, ContentPreviewMixin, OwnedModelAdmin[Mai
     ) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
-            # Set by the engine and by managers, shown to everyone who opens it.
-            readonly += ["status", "is_enabled", "next_run_at"]
+            # Set by the engine, the owner's switch and the managers', shown to
+            # everyone who opens it in words (selectors.mailing_state).
+            readonly += ["current_state", "next_run"]
             if not self.has_change_permission(request, obj) or self._many_clients(
                 request, obj
             ):
@@ -726,7 +766,14 @@ class MailingAdmin(MailingSendingMixin, ContentPreviewMixin, OwnedModelAdmin[Mai
         # the service's to say; the admin only names the owner of a new one.
         if not change and not obj.owner_id:
             obj.owner = request.user
-        services.mailing_save(mailing=obj)
+        resume = change and self.resume_on_save(request, obj)
+        services.mailing_save(mailing=obj, resume=resume)
+        if resume:
+            self.message_user(
+                request,
+                gettext("The copy is saved and no longer paused."),
+                messages.INFO,
+            )
 
     # --- managers: disable / enable (permission mailings.toggle_mailing) ---
 

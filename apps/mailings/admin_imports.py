@@ -71,6 +71,14 @@ class ClientImportAdminMixin(_ClientAdminBase):
         # their own clients and a manager, who may view everyone's, all of them.
         return request.user.is_active and self.has_view_permission(request)
 
+    def init_request_context_data(self, request: Any, form: Any) -> dict[str, Any]:
+        context = super().init_request_context_data(request, form)
+        context["fields_list"] = [
+            (resource.get_display_name(), resource.field_labels())
+            for resource in self.resource_classes
+        ]
+        return context
+
     def get_urls(self) -> list[Any]:
         jobs = [
             path(

@@ -26,6 +26,7 @@ from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin
 from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
+from apps.mailings.admin_owner import MessageOwnerMixin
 from apps.mailings.models import Message
 from apps.users.models import User
 
@@ -69,11 +70,14 @@ class MessageForm(IdChoicesGuardMixin, forms.ModelForm):  # type: ignore[type-ar
                 )
 
 
-class MessageAdmin(ContentPreviewMixin, OwnedModelAdmin[Message]):
+class MessageAdmin(
+    MessageOwnerMixin, ContentPreviewMixin, OwnedModelAdmin[Message]
+):
     form = MessageForm
     list_display = ["subject", "language", "created_at"]
     search_fields = ["subject"]
     fields = ["subject", "body_html", "body", "layout", "language"]
+    actions_detail = ["duplicate_detail"]
 
     def get_urls(self) -> list[Any]:
         return [

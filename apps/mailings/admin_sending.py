@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -20,8 +20,9 @@ from unfold.decorators import action, display
 from apps.core import permissions
 from apps.core.admin import OwnedModelAdmin
 from apps.core.http import AuthenticatedHttpRequest
+from apps.core.timezones import local_time_column
 from apps.core.validators import parse_id
-from apps.mailings import selectors, services
+from apps.mailings import selectors, services, views
 from apps.mailings.exports import export_attempts_csv
 from apps.mailings.models import Attempt, Delivery, Mailing
 
@@ -83,6 +84,7 @@ class AttemptInline(_ReadOnlyInline):
         "sent_count",
         "failed_count",
         "skipped_count",
+        "pending",
         "total_count",
         "server_response",
     ]
@@ -90,11 +92,22 @@ class AttemptInline(_ReadOnlyInline):
     ordering = ["-attempted_at"]
     per_page = 10
 
+    @display(description=_("pending"))
+    def pending(self, obj: Attempt) -> int:
+        return pending_count(obj)
+
     @display(description=_("attempted at"))
     def attempt_link(self, obj: Attempt) -> str:
         url = reverse("admin:mailings_attempt_change", args=[obj.pk])
         when = date_format(timezone.localtime(obj.attempted_at), "DATETIME_FORMAT")
         return format_html('<a href="{}">{}</a>', url, when)
+
+
+def pending_count(attempt: Attempt) -> int:
+    """Recipients a run has not served yet, from the attempt's own counters (as
+    written when it last stopped: an unreachable server leaves them pending)."""
+    served = attempt.sent_count + attempt.failed_count + attempt.skipped_count
+    return max(0, attempt.total_count - served)
 
 
 class DeliveryInline(_ReadOnlyInline):
@@ -123,16 +136,27 @@ class MailingSendingMixin(_MailingAdminBase):
     """
 
     send_now_action = "send_now"
-    # Also added in __init__, so a MailingAdmin that replaces these lists keeps it.
+    # Also added in __init__, so a MailingAdmin that replaces the list keeps it.
+    # Not a row action: a list row cannot hide it for a paused or disabled
+    # mailing, and offering it only to refuse it afterwards is what issue 15 is
+    # about. It is on the mailing's page, shown only when the mailing can be sent.
     actions_detail = ["send_now"]
-    actions_row = ["send_now"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for attr in ("actions_detail", "actions_row"):
-            names = list(getattr(self, attr, None) or [])
-            if self.send_now_action not in names:
-                setattr(self, attr, [*names, self.send_now_action])
+        names = list(getattr(self, "actions_detail", None) or [])
+        if self.send_now_action not in names:
+            self.actions_detail = [*names, self.send_now_action]
+
+    def get_actions_detail(self, request: HttpRequest, object_id: Any) -> Any:
+        """No "Send now" button on the page of a mailing that cannot be sent."""
+        actions = super().get_actions_detail(request, object_id)
+        person = cast(AuthenticatedHttpRequest, request)  # behind the admin's login
+        mailing = self._visible_mailing(person, object_id)
+        if mailing is not None and send_problem(mailing):
+            name = f"mailings_mailing_{self.send_now_action}"
+            actions = [a for a in actions if a.action_name != name]
+        return actions
 
     def get_inlines(
         self, request: HttpRequest, obj: Mailing | None
@@ -182,12 +206,12 @@ class MailingSendingMixin(_MailingAdminBase):
     def send_now(self, request: AuthenticatedHttpRequest, object_id) -> HttpResponse:
         mailing = self._sendable_mailing(request, object_id)
         change_url = reverse("admin:mailings_mailing_change", args=[mailing.pk])
-        problem = ""
-        if not mailing.is_enabled:
-            problem = gettext("This mailing is disabled; it cannot be sent.")
-        elif mailing.owner.is_blocked:
-            problem = gettext("The owner is blocked; the mailing cannot be sent.")
-        if request.method == "POST":
+        problem = send_problem(mailing)
+        # A one-off mailing that went out already is sent again only when the
+        # page that said so was answered (a POST without it asks first).
+        again = selectors.mailing_state(mailing) == "finished"
+        asked = not again or request.POST.get("again") == "yes"
+        if request.method == "POST" and (problem or asked):
             if problem:
                 messages.error(request, problem)
             else:
@@ -207,11 +231,26 @@ class MailingSendingMixin(_MailingAdminBase):
             "mailing": mailing,
             "recipients": mailing.clients.count(),
             "problem": problem,
+            "again": again,
             "cancel_url": change_url,
         }
         return TemplateResponse(
             request, "mailings/admin/send_now_confirm.html", context
         )
+
+
+def send_problem(mailing: Mailing) -> str:
+    """Why `mailing` cannot be sent now, in words; empty when it can."""
+    if not mailing.is_enabled:
+        return gettext(
+            "A manager has disabled this mailing; it cannot be sent until a "
+            "manager enables it."
+        )
+    if mailing.is_paused:
+        return gettext("This mailing is paused: resume it to send it.")
+    if mailing.owner.is_blocked:
+        return gettext("The owner is blocked; the mailing cannot be sent.")
+    return ""
 
 
 class AttemptStatusFilter(admin.SimpleListFilter):
@@ -255,11 +294,12 @@ class VisibleMailingFilter(admin.SimpleListFilter):
 class AttemptAdmin(OwnedModelAdmin[Attempt]):
     list_display = [
         "mailing",
-        "attempted_at",
+        local_time_column("attempted_at", _("attempted at")),
         "status_label",
         "sent_count",
         "failed_count",
         "skipped_count",
+        "pending",
         "total_count",
         "server_response",
     ]
@@ -286,6 +326,36 @@ class AttemptAdmin(OwnedModelAdmin[Attempt]):
     inlines = [DeliveryInline]
     show_full_result_count = False
     actions = [export_attempts_csv]
+    change_form_before_template = "mailings/admin/attempt_progress.html"
+
+    @display(description=_("pending"))
+    def pending(self, obj: Attempt) -> int:
+        return pending_count(obj)
+
+    def get_urls(self) -> list[Any]:
+        progress = path(
+            "<str:object_id>/progress/",
+            self.admin_site.admin_view(views.attempt_progress),
+            name="mailings_attempt_progress",
+        )
+        return [progress, *super().get_urls()]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        attempt_id = parse_id(object_id)
+        attempt = (
+            self.get_queryset(request).filter(pk=attempt_id).first()
+            if attempt_id is not None
+            else None
+        )
+        if attempt is not None and not attempt.is_finished:
+            extra_context.update(
+                run_progress=selectors.attempt_progress(attempt),
+                progress_url=reverse(
+                    "admin:mailings_attempt_progress", args=[attempt.pk]
+                ),
+            )
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @display(
         description=_("status"),

@@ -252,6 +252,14 @@ class Mailing(TimeStampedModel):
         default=True,
         help_text=_("Managers switch a mailing off; a disabled mailing sends nothing."),
     )
+    is_paused = models.BooleanField(
+        _("paused"),
+        default=False,
+        editable=False,
+        help_text=_(
+            "The owner's own switch: a paused mailing sends nothing until resumed."
+        ),
+    )
     next_run_at = models.DateTimeField(
         _("next run"), null=True, blank=True, editable=False
     )

@@ -6,6 +6,7 @@ export's headers are the import's column names, so an exported file imports back
 
 from typing import Any
 
+from django.utils.text import capfirst
 from import_export import fields, resources
 
 from apps.mailings.exports import spreadsheet_safe
@@ -27,6 +28,15 @@ class ClientResource(resources.ModelResource):
         fields = ("email", "full_name", "comment", "is_unsubscribed", "created_at")
         export_order = fields
         import_id_fields = ("email",)
+
+    @classmethod
+    def field_labels(cls) -> list[str]:
+        """The export page's list of what a file holds, in the reader's language
+        (the file's own headers stay ``full_name`` etc., so that it imports back)."""
+        return [
+            str(capfirst(Client._meta.get_field(name).verbose_name))
+            for name in cls._meta.export_order
+        ]
 
     def export_resource(
         self, instance: Client, selected_fields: Any = None, **kwargs: Any

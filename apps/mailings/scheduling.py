@@ -1,8 +1,10 @@
 """When a mailing runs next, and the django-q2 schedules that start its runs.
 
 The period is added to the *scheduled* time, not to the moment a run happened, so
-schedules never drift. Arithmetic is done on the wall clock of ``TIME_ZONE`` so a daily
-09:00 mailing stays at 09:00 across daylight-saving changes. Monthly schedules keep the
+schedules never drift. Arithmetic is done on the wall clock of the owner's time zone
+(``User.time_zone``; ``TIME_ZONE`` when none is given) so a daily 09:00 Europe/Berlin
+mailing stays at 09:00 Berlin time across daylight-saving changes; the times are
+stored in UTC. Monthly schedules keep the
 day of ``start_at`` when the month has it and clamp to the month's last day otherwise
 (31 Jan → 29 Feb → 31 Mar). Missed periods are not replayed: after downtime the next
 run is the first scheduled time still in the future.
@@ -11,7 +13,8 @@ run is the first scheduled time still in the future.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django_q.models import Schedule
@@ -63,20 +66,29 @@ def next_run_after(
     end_at: datetime,
     scheduled: datetime,
     now: datetime | None = None,
+    tz: tzinfo | str | None = None,
 ) -> datetime | None:
     """The run after the one scheduled at `scheduled`, or None when the mailing is done.
 
     Periods missed while nothing ran are skipped, not replayed: the whole periods
     up to `now` are added at once (a mailing that began centuries ago costs no more
     than one that began yesterday), then at most a few single steps find the first
-    run after `now`. All of it on the wall clock, so 09:00 stays 09:00.
+    run after `now`. All of it on the wall clock of `tz` (the owner's zone), so
+    09:00 stays 09:00 there. A wall-clock time that does not exist on a day (skipped
+    by a spring-forward) becomes the same offset's instant, i.e. an hour later.
     """
     if periodicity == Periodicity.ONCE:
         return None
     now = now or timezone.now()
-    tz = timezone.get_current_timezone()
-    anchor_day = timezone.localtime(start_at, tz).day
-    wall = timezone.localtime(scheduled, tz).replace(tzinfo=None)
+    tz = _zone(tz)
+    start_local = timezone.localtime(start_at, tz)
+    anchor_day = start_local.day
+    # The day of the scheduled run at the time of day of the start: a run moved by a
+    # spring-forward (02:30 → 03:30) does not drag the following ones along.
+    wall = datetime.combine(
+        timezone.localtime(scheduled, tz).date(),
+        start_local.time().replace(tzinfo=None),
+    )
     periods = max(
         1,
         _whole_periods_before(
@@ -86,13 +98,21 @@ def next_run_after(
     while True:
         following = timezone.make_aware(
             _add_periods(wall, periodicity, periods, anchor_day=anchor_day), tz
-        )
+        ).astimezone(UTC)  # compared and stored as the instant, never as a wall time
         if following > now:
             break
         periods += 1
     if following >= end_at:
         return None
     return following
+
+
+def _zone(tz: tzinfo | str | None) -> tzinfo:
+    if tz is None or tz == "":
+        return timezone.get_default_timezone()
+    if isinstance(tz, str):
+        return ZoneInfo(tz)
+    return tz
 
 
 # --- django-q2 schedules that start runs --------------------------------------------

@@ -1,10 +1,11 @@
-"""Public pages of mailings: the unsubscribe link of every message."""
+"""Public pages of mailings (the unsubscribe link of every message), and the small
+JSON endpoints the admin pages poll (the live progress of a run)."""
 
 from __future__ import annotations
 
 import re
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
@@ -12,7 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apps.content import footers, senders
-from apps.mailings import services
+from apps.core.validators import parse_id
+from apps.mailings import selectors, services
 from apps.mailings.models import Client, Mailing
 
 # What new_unsubscribe_token() makes; anything else is not looked up (PostgreSQL
@@ -91,3 +93,41 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+# --- Live progress of a run (behind the admin's login: AdminSite.admin_view) ---
+
+
+def _no_store(data: dict) -> JsonResponse:
+    response = JsonResponse(data)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def mailing_progress(request: HttpRequest, object_id: str) -> JsonResponse:
+    """The state of a mailing and the counts of its open (else latest) run, for
+    whoever may see the mailing; 404 for anyone else (no hint that it exists)."""
+    pk = parse_id(object_id)
+    mailing = (
+        selectors.visible_mailings(request.user).filter(pk=pk).first()
+        if pk is not None
+        else None
+    )
+    if mailing is None:
+        raise Http404("No such mailing.")
+    return _no_store(selectors.mailing_progress(mailing))
+
+
+@require_http_methods(["GET", "HEAD"])
+def attempt_progress(request: HttpRequest, object_id: str) -> JsonResponse:
+    """The counts of one run, for whoever may see it; 404 for anyone else."""
+    pk = parse_id(object_id)
+    attempt = (
+        selectors.visible_attempts(request.user).filter(pk=pk).first()
+        if pk is not None
+        else None
+    )
+    if attempt is None:
+        raise Http404("No such attempt.")
+    return _no_store(selectors.attempt_progress(attempt))

@@ -15,12 +15,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold import forms as unfold_forms
 from unfold.admin import ModelAdmin
-from unfold.decorators import action
+from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
 from apps.core import permissions
@@ -31,7 +33,7 @@ from apps.core.admin import (
     confirmed,
     render_confirmation,
 )
-from apps.users import services
+from apps.users import roles, services
 from apps.users.models import User
 
 
@@ -73,7 +75,16 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class GroupAdmin(SuperuserOnlyAdminMixin, DjangoGroupAdmin, ModelAdmin):
-    pass
+    list_display = ["display_name"]
+
+    @display(description=_("name"), ordering="name")
+    def display_name(self, obj: Group) -> str:
+        return roles.group_display_name(obj)
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "permissions":
+            kwargs["queryset"] = roles.permission_choices()
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
 
 
 @admin.register(User)
@@ -82,22 +93,19 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
     add_form = UserCreationForm
     change_password_form = unfold_forms.AdminPasswordChangeForm
 
+    # Everybody here works in the admin (is_staff): a role says more, and "blocked"
+    # is worth a mark only on the few who are.
     list_display = [
         "email",
         "first_name",
         "last_name",
+        "role",
         "email_confirmed",
-        "is_blocked",
-        "is_staff",
+        "blocked_badge",
         "date_joined",
     ]
-    list_filter = [
-        "is_blocked",
-        "email_confirmed",
-        "is_staff",
-        "is_superuser",
-        "groups",
-    ]
+    list_filter = ["is_blocked", "email_confirmed", "groups"]
+    superuser_list_filter = [*list_filter, "is_staff", "is_superuser"]
     search_fields = ["email", "first_name", "last_name"]
     ordering = ["email"]
     readonly_fields = ["is_blocked", "blocked_at", "last_login", "date_joined"]
@@ -124,7 +132,7 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
             _("Status"),
             {"fields": ["email_confirmed", "is_blocked", "blocked_at", "is_active"]},
         ),
-        (_("Permissions"), {"fields": ["is_staff", "is_superuser", "groups"]}),
+        (_("Role"), {"fields": ["role"]}),
         (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
@@ -140,6 +148,38 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
 
     actions = ["block_users", "unblock_users"]
     actions_detail = ["block_detail", "unblock_detail"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return self.superuser_list_filter
+        return self.list_filter
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "role"]
+
+    @display(description=_("role"))
+    def role(self, obj: User) -> str:
+        if obj.is_superuser:
+            return gettext("Superuser")
+        # From the prefetched groups: no query per row.
+        names = sorted(roles.group_display_name(group) for group in obj.groups.all())
+        return ", ".join(names) or gettext("No role")
+
+    @display(description=_("blocked"), ordering="is_blocked")
+    def blocked_badge(self, obj: User) -> SafeString | str:
+        if not obj.is_blocked:
+            return ""
+        return render_to_string(
+            "unfold/helpers/label.html", {"type": "danger", "text": gettext("Blocked")}
+        )
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "user_permissions":
+            kwargs["queryset"] = roles.permission_choices()
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):
@@ -159,6 +199,13 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
     def _target(self, request, object_id) -> User | None:
         return self.get_object(request, str(object_id))
 
+    @staticmethod
+    def _opening(request, name: str) -> bool:
+        """Whether this request is the action's own page (not a change page asking
+        which buttons to show)."""
+        match = request.resolver_match
+        return match is not None and match.url_name == f"users_user_{name}_detail"
+
     def has_block_permission(self, request, object_id=None) -> bool:
         if not permissions.may(request.user, "block", User):
             return False
@@ -167,7 +214,9 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
         target = self._target(request, object_id)
         return (
             target is not None
-            and not target.is_blocked
+            # Opened for someone already blocked (an old link, a second tab): the
+            # page says so rather than a 403. The button shows only when it applies.
+            and (not target.is_blocked or self._opening(request, "block"))
             and services.user_can_be_blocked_by(user=target, actor=request.user)
         )
 
@@ -179,7 +228,7 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
         target = self._target(request, object_id)
         return (
             target is not None
-            and target.is_blocked
+            and (target.is_blocked or self._opening(request, "unblock"))
             and services.user_can_be_blocked_by(user=target, actor=request.user)
         )
 
@@ -258,6 +307,18 @@ class UserAdmin(PermissionsAdminMixin, DjangoUserAdmin, ModelAdmin):
         if not services.user_can_be_blocked_by(user=target, actor=request.user):
             raise PermissionDenied
         change_url = reverse("admin:users_user_change", args=[target.pk])
+        if target.is_blocked == block:
+            self.message_user(
+                request,
+                (
+                    gettext("%(email)s is already blocked.")
+                    if block
+                    else gettext("%(email)s is not blocked.")
+                )
+                % {"email": target.email},
+                messages.INFO,
+            )
+            return HttpResponseRedirect(change_url)
         if confirmed(request):
             if block:
                 services.user_block(user=target, actor=request.user)

@@ -8,6 +8,12 @@ class UsersConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from apps.users import signals
+        from django.contrib.auth.models import Group, Permission
+
+        from apps.users import roles, signals
 
         signals.connect()
+        # Shown everywhere a group or a permission is named (list filters, select
+        # boxes, delete pages) in the reader's language; the stored names stay.
+        Group.__str__ = roles.group_display_name  # type: ignore[method-assign,assignment]
+        Permission.__str__ = roles.permission_display_name  # type: ignore[method-assign,assignment]

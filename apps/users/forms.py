@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from typing import Any
 
 from django import forms
@@ -16,6 +18,19 @@ from unfold.widgets import BASE_INPUT_CLASSES
 
 from apps.users import services
 from apps.users.models import User
+
+
+def known_time_zone(name: str) -> str:
+    """`name` when it is an IANA zone this machine knows, else "UTC"."""
+    name = (name or "").strip()
+    if name and name in zone_names():
+        return name
+    return "UTC"
+
+
+@functools.cache
+def zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 class UnfoldStyleMixin:
@@ -62,9 +77,21 @@ class RegistrationForm(UnfoldStyleMixin, forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_("Enter the same password as before, for verification."),
     )
+    # Filled by static/js/time-zone.js with the browser's zone; editable later on the
+    # account settings page.
+    time_zone = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.HiddenInput(attrs={"data-time-zone": ""}),
+    )
 
     def clean_email(self) -> str:
         return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
+
+    def clean_time_zone(self) -> str:
+        """The browser's zone when it is a known IANA name, else UTC: the person
+        never saw the field, so an odd value is not theirs to correct."""
+        return known_time_zone(self.cleaned_data.get("time_zone", ""))
 
     def _clean_name(self, name: str) -> str:
         value = self.cleaned_data.get(name, "")
@@ -111,6 +138,7 @@ class RegistrationForm(UnfoldStyleMixin, forms.Form):
             first_name=self.cleaned_data["first_name"],
             last_name=self.cleaned_data["last_name"],
             language=get_language(),
+            time_zone=self.cleaned_data.get("time_zone") or "UTC",
         )
 
 
@@ -271,3 +299,20 @@ class SetPasswordForm(UnfoldStyleMixin, auth_forms.SetPasswordForm):
             # and the new password locks out whoever else may have registered it.
             services.user_confirm_email(user=user)
         return user
+
+
+class AccountSettingsForm(forms.ModelForm):
+    """The person's own settings: name and time zone."""
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "time_zone"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = " ".join(BASE_INPUT_CLASSES)
+        self.fields["time_zone"].help_text = _(
+            "Dates and times in the admin are shown and entered in this zone; "
+            "recurring mailings keep its clock time across daylight-saving changes."
+        )

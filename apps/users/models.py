@@ -5,6 +5,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from timezone_field import TimeZoneField  # type: ignore[import-untyped]
 
 from apps.core.validators import validate_no_newlines
 
@@ -70,6 +71,14 @@ class User(AbstractUser):
         help_text=_("A blocked person cannot log in and their mailings are not sent."),
     )
     blocked_at = models.DateTimeField(_("blocked at"), null=True, blank=True)
+    # An IANA name (stored as text, read as a ZoneInfo): the admin shows and takes
+    # date-times in it, and the owner's recurring mailings keep its wall-clock time.
+    time_zone = TimeZoneField(
+        _("time zone"),
+        default="UTC",
+        use_pytz=False,
+        help_text=_("Dates and times in the admin are shown and entered in this zone."),
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core import permissions
+from apps.users import session_notices
 from apps.users.models import User
 from apps.users.roles import USERS
 
@@ -83,6 +84,8 @@ def sessions_delete(*, user_ids: set[int]) -> int:
     ]
     for key in doomed:
         store_class(session_key=key).delete()  # also drops a cached_db copy
+    # Their next request is told why they were signed out.
+    session_notices.sessions_mark_ended(keys=doomed)
     return len(doomed)
 
 
@@ -133,6 +136,7 @@ def user_register(
     first_name: str = "",
     last_name: str = "",
     language: str | None = None,
+    time_zone: str = "UTC",
 ) -> None:
     """Register an address, or tell its owner they already have an account.
 
@@ -152,6 +156,7 @@ def user_register(
                     last_name=last_name,
                     is_staff=False,
                     email_confirmed=False,
+                    time_zone=time_zone,
                 )
         except IntegrityError:
             # Registered a moment ago by a concurrent request.
@@ -167,12 +172,15 @@ def user_register(
         # confirming needs the mailed link *and* a password typed on its page.
         existing.set_password(password)
         existing.first_name, existing.last_name = first_name, last_name
+        existing.time_zone = time_zone
         # A pending account's "joined" time is its latest registration or link:
         # the purge of unconfirmed accounts counts from there.
         existing.date_joined = timezone.now()
         existing.save(
-            update_fields=["password", "first_name", "last_name", "date_joined"]
-        )
+            update_fields=[
+                "password", "first_name", "last_name", "date_joined", "time_zone"
+            ]
+        )  # fmt: skip
     else:
         make_password(password)
     _queue_account_email(

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from apps.users import views
+from apps.users import account_views, views
 
 app_name = "users"
 urlpatterns = [
+    path("settings/", account_views.settings_view, name="settings"),
     path("register/", views.RegisterView.as_view(), name="register"),
     path("register/done/", views.RegisterDoneView.as_view(), name="register_done"),
     path(

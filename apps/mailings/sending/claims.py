@@ -272,8 +272,8 @@ def unclaim(attempt_id: int, worker: str) -> None:
 
 
 def stop_reason(mailing_id: int) -> str | None:
-    """Why a run must stop now (mailing deleted or disabled, owner blocked, its
-    sender address not verified or not the owner's)."""
+    """Why a run must stop now (mailing deleted, disabled or paused, owner
+    blocked, its sender address not verified or not the owner's)."""
     row = (
         Mailing.objects.filter(pk=mailing_id)
         .values_list(
@@ -283,18 +283,21 @@ def stop_reason(mailing_id: int) -> str | None:
             "sender__verified_at",
             "sender__owner_id",
             "owner_id",
+            "is_paused",
         )
         .first()
     )
     if row is None:
         return _("The mailing was deleted.")
-    enabled, blocked, sender_id, verified_at, sender_owner_id, owner_id = row
+    enabled, blocked, sender_id, verified_at, sender_owner_id, owner_id, paused = row
     if not enabled:
         return _("Stopped: the mailing was disabled.")
     if blocked:
         return _("Stopped: the owner is blocked.")
     if sender_id is not None and (verified_at is None or sender_owner_id != owner_id):
         return _("Stopped: the sender address is not verified.")
+    if paused:
+        return _("Stopped: the owner paused the mailing.")
     return None
 
 

@@ -52,12 +52,14 @@ class CannotRun(Exception):
 
 
 def due(now: datetime) -> Q:
-    """Mailings whose scheduled run has come: enabled, owner not blocked, inside
-    their window (``start_at <= now < end_at``) and ``next_run_at <= now``. The tick
+    """Mailings whose scheduled run has come: enabled, not paused, owner not
+    blocked, inside their window (``start_at <= now < end_at``) and
+    ``next_run_at <= now``. The tick
     and the claim of a slot both ask this, so a run missed while nothing ran never
     goes out after its window closed."""
     return Q(
         is_enabled=True,
+        is_paused=False,
         owner__is_blocked=False,
         start_at__lte=now,
         end_at__gt=now,
@@ -185,9 +187,13 @@ def start_due_run(
             end_at=mailing.end_at,
             scheduled=mailing.next_run_at,
             now=now,
+            tz=mailing.owner.time_zone,  # 09:00 stays 09:00 in the owner's zone
         )
         won = Mailing.objects.filter(
-            pk=mailing.pk, next_run_at=mailing.next_run_at, is_enabled=True
+            pk=mailing.pk,
+            next_run_at=mailing.next_run_at,
+            is_enabled=True,
+            is_paused=False,
         ).update(next_run_at=following, status=Mailing.Status.RUNNING, updated_at=now)
         if not won:
             return None
@@ -211,6 +217,8 @@ def start_manual_run(
         raise CannotRun(_("There is no mailing #%(id)s.") % {"id": mailing_id})
     if not mailing.is_enabled:
         raise CannotRun(_("Mailing #%(id)s is disabled.") % {"id": mailing_id})
+    if mailing.is_paused:
+        raise CannotRun(_("Mailing #%(id)s is paused.") % {"id": mailing_id})
     if mailing.owner.is_blocked:
         raise CannotRun(
             _("The owner of mailing #%(id)s is blocked.") % {"id": mailing_id}

@@ -134,7 +134,8 @@ def _one_by_one(periodicity, start, now):
             step = wall + timedelta(days=months * (1 if periodicity == P.DAILY else 7))
         candidate = timezone.make_aware(step, tz)
         if candidate > now:
-            return candidate
+            # As an instant: a wall time in a DST gap never equals one in another zone.
+            return candidate.astimezone(UTC)
 
 
 def test_the_run_that_would_reach_end_at_finishes_the_mailing():

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('content', '0001_initial'),
-        ('mailings', '0007_text_validators'),
+        ('mailings', '0009_clientimport_preview'),
     ]
 
     operations = [
