@@ -21,6 +21,7 @@ urlpatterns = [
     path("ckeditor5/image_upload/", image_upload, name="ck_editor_5_upload_file"),
     path("ckeditor5/", include("django_ckeditor_5.urls")),
     path("accounts/", include("apps.users.urls")),
+    path("api/v1/", include("apps.api.urls")),
     path("unsubscribe/", include("apps.mailings.urls")),
     path("blog/", include("apps.blog.urls")),
     path("", include("apps.home.urls")),
