@@ -7,6 +7,9 @@ from apps.blog.views import image_upload
 from apps.core.admin import view_on_site
 from apps.core.views import admin_search, healthz
 
+# Under /api/ a refused request is answered in the API's error format.
+handler400 = "apps.api.views.bad_request"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -12,7 +12,9 @@ from apps.api.pagination import CURSOR_PATTERN, MAX_ID
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # Query strings: no control characters (the site refuses them before any view).
-Text = Annotated[str, Field(max_length=254, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Text = Annotated[
+    str, Field(max_length=254, pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$")
+]
 Email = Annotated[str, Field(min_length=1, max_length=254)]
 Name = Annotated[str, Field(max_length=255)]
 BULK_MAX = 10_000

@@ -41,6 +41,16 @@ def client_list(
     return page(request, qs, params)
 
 
+# Before /clients/{id}: the first matching route wins.
+@router.post("/clients/bulk", response=responses({200: BulkReport}))
+def client_bulk_upsert(request: HttpRequest, payload: BulkClientsIn) -> dict[str, Any]:
+    """Create or update up to 10,000 clients by e-mail (case-insensitive); a row
+    that is invalid is reported and skipped, the others are saved."""
+    return bulk.clients_upsert(
+        owner=request.user, rows=[row.dict() for row in payload.clients]
+    )
+
+
 @router.get("/clients/{id}", response=responses({200: ClientOut}))
 def client_detail(request: HttpRequest, id: Id) -> Client:
     return get_for(request.user, Client, id)
@@ -74,12 +84,3 @@ def client_delete(request: HttpRequest, id: Id) -> tuple[int, None]:
     client = get_for(request.user, Client, id, "delete")
     client.delete()
     return 204, None
-
-
-@router.post("/clients/bulk", response=responses({200: BulkReport}))
-def client_bulk_upsert(request: HttpRequest, payload: BulkClientsIn) -> dict[str, Any]:
-    """Create or update up to 10,000 clients by e-mail (case-insensitive); a row
-    that is invalid is reported and skipped, the others are saved."""
-    return bulk.clients_upsert(
-        owner=request.user, rows=[row.dict() for row in payload.clients]
-    )
