@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from apps.mailings import services
 from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
 from tests.factories import ClientFactory, MailingFactory, MessageFactory
 
@@ -44,6 +45,7 @@ def _people_data(alice: Any, bob: Any) -> dict[str, set[int]]:
     attempt = Attempt.objects.create(
         mailing=mailing, attempted_at=timezone.now() - timedelta(hours=1)
     )
+    services.attempt_created(attempt=attempt)
     Delivery.objects.create(attempt=attempt, client=theirs[0], email=theirs[0].email)
     return {
         "clients": set(Client.objects.filter(owner=bob).values_list("pk", flat=True)),
