@@ -88,7 +88,7 @@ def _check_rate(key: ApiKey) -> None:
     limit, window = rate_limit()
     now = time.time()
     slot = int(now // window)
-    name = f"mailshot-api-rate:{key.pk}:{slot}"
+    name = f"mailshot-api-rate:{key.prefix}:{slot}"
     # add() then incr(): atomic on Redis; on the file cache close enough for a
     # limit whose purpose is to stop runaway scripts.
     if cache.add(name, 1, timeout=window * 2):
