@@ -85,7 +85,9 @@ def _invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpRes
             loc = loc[2:] or loc[1:]
         elif loc:
             loc = loc[1:]
-        errors.append({"field": ".".join(loc) or "body", "message": error.get("msg")})
+        errors.append(
+            {"field": ".".join(loc) or "body", "message": str(error.get("msg", ""))}
+        )
     return problem_response(422, gettext("The request is not valid."), errors=errors)
 
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from apps.api import bulk
-from apps.api.endpoints.common import get_for, responses
+from apps.api.endpoints.common import get_for, person, responses
 from apps.api.pagination import PageQuery, page
 from apps.api.schemas import (
     BulkClientsIn,
@@ -47,7 +47,7 @@ def client_bulk_upsert(request: HttpRequest, payload: BulkClientsIn) -> dict[str
     """Create or update up to 10,000 clients by e-mail (case-insensitive); a row
     that is invalid is reported and skipped, the others are saved."""
     return bulk.clients_upsert(
-        owner=request.user, rows=[row.dict() for row in payload.clients]
+        owner=person(request), rows=[row.dict() for row in payload.clients]
     )
 
 
@@ -59,7 +59,7 @@ def client_detail(request: HttpRequest, id: Id) -> Client:
 @router.post("/clients", response=responses({201: ClientOut}))
 def client_create(request: HttpRequest, payload: ClientIn) -> tuple[int, Client]:
     client = services.client_create(
-        owner=request.user,  # type: ignore[arg-type]
+        owner=person(request),
         email=payload.email,
         full_name=payload.full_name.strip(),
         comment=payload.comment,

@@ -3,13 +3,17 @@ and getting one object through the permission module."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Model
+from django.http import HttpRequest
 
 from apps.api.gate import not_found
 from apps.api.problems import Problem
 from apps.core import permissions
+
+if TYPE_CHECKING:
+    from apps.users.models import User
 
 # Documented on every operation (the fuzzer checks responses against them).
 ERRORS: dict[int, Any] = {
@@ -28,3 +32,8 @@ def get_for(user: Any, model: type[Model], pk: int, action: str = "view") -> Any
     if obj is None:
         raise not_found()
     return obj
+
+
+def person(request: HttpRequest) -> User:
+    """The key's owner: the gate put them on the request before any endpoint."""
+    return cast("User", request.user)

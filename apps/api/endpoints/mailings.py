@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext
 from ninja import Query, Router
 
-from apps.api.endpoints.common import get_for, responses
+from apps.api.endpoints.common import get_for, person, responses
 from apps.api.pagination import PageQuery, page
 from apps.api.problems import ApiProblem
 from apps.api.schemas import (
@@ -101,7 +101,7 @@ def mailing_detail(request: HttpRequest, id: Id) -> Mailing:
 
 @router.post("/mailings", response=responses({201: MailingOut}))
 def mailing_create(request: HttpRequest, payload: MailingIn) -> tuple[int, Mailing]:
-    owner = request.user
+    owner = person(request)
     form = ApiMailingForm(
         data={
             "message": str(payload.message_id),

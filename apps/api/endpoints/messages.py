@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext
 from ninja import Router
 
-from apps.api.endpoints.common import get_for, responses
+from apps.api.endpoints.common import get_for, person, responses
 from apps.api.pagination import PageQuery, page
 from apps.api.problems import ApiProblem
 from apps.api.schemas import Id, MessageIn, MessageOut, MessagePage, MessagePatch
@@ -34,7 +34,7 @@ def message_detail(request: HttpRequest, id: Id) -> Message:
 @router.post("/messages", response=responses({201: MessageOut}))
 def message_create(request: HttpRequest, payload: MessageIn) -> tuple[int, Message]:
     message = services.message_create(
-        owner=request.user,  # type: ignore[arg-type]
+        owner=person(request),
         subject=payload.subject,
         body=payload.body,
     )

@@ -3,8 +3,6 @@ cap, problem documents for every error, the docs page under the site's CSP."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from cachalot.api import cachalot_disabled
 from django.db import connection
