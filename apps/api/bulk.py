@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -61,6 +61,33 @@ def clients_upsert(*, owner: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
         comment = values[2] if row.get("comment") is not None else None
         cleaned[index] = (email, full_name, comment)
 
+    for attempt in range(3):
+        try:
+            _write(owner, wanted, cleaned, results)
+            break
+        except IntegrityError:
+            # Another writer added one of these addresses meanwhile: ask again.
+            if attempt == 2:
+                raise
+    counts = {s: 0 for s in ("created", "updated", "unchanged", "duplicate", "invalid")}
+    for result in results:
+        counts[result["status"]] += 1
+    return {
+        "created": counts["created"],
+        "updated": counts["updated"],
+        "unchanged": counts["unchanged"],
+        "duplicates": counts["duplicate"],
+        "invalid": counts["invalid"],
+        "rows": results,
+    }
+
+
+def _write(
+    owner: Any,
+    wanted: dict[str, int],
+    cleaned: dict[int, tuple[str, str | None, str | None]],
+    results: list[dict[str, Any]],
+) -> None:
     with transaction.atomic():
         existing: dict[str, tuple[int, str, str]] = {}
         keys = list(wanted)
@@ -119,14 +146,3 @@ def clients_upsert(*, owner: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
             Client.objects.bulk_update(
                 to_update, ["full_name", "comment", "updated_at"], batch_size=CHUNK
             )
-    counts = {s: 0 for s in ("created", "updated", "unchanged", "duplicate", "invalid")}
-    for result in results:
-        counts[result["status"]] += 1
-    return {
-        "created": counts["created"],
-        "updated": counts["updated"],
-        "unchanged": counts["unchanged"],
-        "duplicates": counts["duplicate"],
-        "invalid": counts["invalid"],
-        "rows": results,
-    }

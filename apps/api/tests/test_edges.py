@@ -211,3 +211,10 @@ def test_the_docs_page_works_under_the_sites_csp_without_a_cdn():
     assert "script-src 'self';" in csp and "http" not in csp
     assert b"cdn" not in response.content.lower()
     assert b"/static/ninja/swagger-ui-bundle.js" in response.content
+
+
+def test_the_admins_user_menu_links_the_keys_and_the_docs(alice, login):
+    page = login(alice).get("/admin/")
+    assert page.status_code == 200
+    assert b'href="/api/v1/docs"' in page.content
+    assert b'href="/admin/api/apikey/"' in page.content
