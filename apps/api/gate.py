@@ -12,6 +12,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext
 from ninja.security import HttpBearer
 
@@ -27,6 +29,7 @@ from apps.api.models import ApiKey, IdempotentResponse
 from apps.api.problems import ApiProblem, from_exception, problem_response
 from apps.core.validators import has_control_characters
 
+IDEMPOTENCY_KEPT = timedelta(days=1)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _KEY_ATTRIBUTE = "_mailshot_api_key"
 
@@ -139,6 +142,11 @@ def _idempotent(
             errors=[{"field": "Idempotency-Key", "message": gettext("Invalid.")}],
         )
     fingerprint = _request_hash(request)
+    # Responses are kept for a day (as Stripe does): a retry comes within minutes,
+    # and the table does not grow without end.
+    IdempotentResponse.objects.filter(
+        api_key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEPT
+    ).delete()
     for _attempt in range(2):
         earlier = IdempotentResponse.objects.filter(api_key=key, key=name).first()
         if earlier is not None:

@@ -3,11 +3,16 @@ cap, problem documents for every error, the docs page under the site's CSP."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from cachalot.api import cachalot_disabled
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from apps.api.models import IdempotentResponse
 from apps.api.tests.conftest import Api
 from apps.mailings.models import Client, Mailing
 from tests.factories import ClientFactory, MessageFactory
@@ -128,6 +133,20 @@ def test_a_refused_request_is_not_remembered_under_its_key(alice, api_as):
         "clients", {"email": "a@example.org"}, headers={"Idempotency-Key": "k"}
     )
     assert fixed.status_code == 201
+
+
+def test_an_idempotency_key_is_remembered_for_a_day(alice, api_as):
+    api = api_as(alice)
+    body = {"email": "once@example.org"}
+    api.post("clients", body, headers={"Idempotency-Key": "k"})
+    with time_machine.travel(timezone.now() + timedelta(hours=23)):
+        again = api.post("clients", body, headers={"Idempotency-Key": "k"})
+        assert again["Idempotent-Replayed"] == "true"
+    Client.objects.all().delete()
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        later = api.post("clients", body, headers={"Idempotency-Key": "k"})
+    assert later.status_code == 201 and "Idempotent-Replayed" not in later
+    assert IdempotentResponse.objects.count() == 1
 
 
 def test_idempotency_keys_are_per_api_key(alice, bob, api_as):
