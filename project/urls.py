@@ -9,6 +9,7 @@ from apps.core.views import admin_search, healthz
 
 # Under /api/ a refused request is answered in the API's error format.
 handler400 = "apps.api.views.bad_request"
+handler404 = "apps.api.views.not_found"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

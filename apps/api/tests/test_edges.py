@@ -200,8 +200,13 @@ def test_control_characters_in_the_address_are_a_400_problem(alice, api_as):
     _problem(api_as(alice).get("clients", email="a%00b"), 400)
 
 
-def test_an_unknown_address_under_the_api_is_a_404(alice, api_as):
-    assert api_as(alice).get("nothing-here").status_code == 404
+def test_an_unknown_address_under_the_api_is_a_404_problem(alice, api_as):
+    _problem(api_as(alice).get("nothing-here"), 404)
+
+
+def test_a_method_a_path_does_not_have_is_a_405_problem(alice, api_as):
+    response = api_as(alice).call("PUT", "clients", {})
+    _problem(response, 405)
 
 
 # --- the document and its page ----------------------------------------------------
