@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 
-def run(rows, *, env, run, n, large) -> None:  # type: ignore[no-untyped-def]
+def run(rows, *, env, run, n, large) -> None:
     from bench.__main__ import Row
 
     module = "bench.api_workloads"

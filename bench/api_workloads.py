@@ -21,7 +21,7 @@ def _django() -> None:
     settings.MAILSHOT_API_RATE = 10**9
 
 
-def _api(email: str):  # type: ignore[no-untyped-def]
+def _api(email: str):
     from django.test import Client as HttpClient
 
     from apps.api import services

@@ -5,6 +5,7 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import URLPattern
 from django.utils.translation import gettext
 
 from apps.api.api import api
@@ -32,4 +33,5 @@ def _problem_for_405(
 app_name = "api"  # ninja reverses its own pages as "api:…"
 urlpatterns = list(api.urls[0])
 for _pattern in urlpatterns:
-    _pattern.callback = _problem_for_405(_pattern.callback)  # type: ignore[attr-defined]
+    assert isinstance(_pattern, URLPattern) and _pattern.callback is not None
+    _pattern.callback = _problem_for_405(_pattern.callback)
