@@ -167,3 +167,11 @@ def test_every_list_agrees_with_the_admin(
     assert in_api == set(
         Delivery.objects.filter(attempt__in=admin_attempts).values_list("pk", flat=True)
     )
+
+
+@pytest.mark.parametrize("resource", [*ADMIN_MODELS, "deliveries"])
+def test_an_editor_gets_nothing_from_either(editor, alices, login, api_as, resource):
+    assert api_as(editor).get(resource).status_code == 403
+    model = ADMIN_MODELS.get(resource, Attempt)
+    page = login(editor).get(f"/admin/mailings/{model._meta.model_name}/")
+    assert page.status_code == 403
