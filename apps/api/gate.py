@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from cachalot.api import cachalot_disabled
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -148,7 +149,10 @@ def _idempotent(
         api_key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEPT
     ).delete()
     for _attempt in range(2):
-        earlier = IdempotentResponse.objects.filter(api_key=key, key=name).first()
+        # Read past cachalot: the row another request has just committed must be
+        # seen now, not after that request's cache invalidation lands.
+        with cachalot_disabled():
+            earlier = IdempotentResponse.objects.filter(api_key=key, key=name).first()
         if earlier is not None:
             if earlier.request_hash != fingerprint:
                 raise ApiProblem(

@@ -1,5 +1,10 @@
-"""Two requests with one Idempotency-Key at the same moment: one client, and both
-get the same answer (PostgreSQL: each request on its own connection)."""
+"""Two requests with one Idempotency-Key at the same moment: one mailing, and both
+get the same answer (PostgreSQL: each request on its own connection).
+
+A mailing, not a client: nothing but the idempotency claim stops a second one (a
+client's address is unique anyway). Mutations this catches, tried by hand: the
+endpoint's writes outside the claim's transaction (two mailings), no retry after
+losing the claim (a 500)."""
 
 from __future__ import annotations
 
@@ -13,13 +18,13 @@ from django.db import connection
 from apps.api import services as api_services
 from apps.api.tests.conftest import Api
 from apps.mailings import services
-from apps.mailings.models import Client
+from apps.mailings.models import Mailing
 from apps.users import roles
-from tests.factories import UserFactory
+from tests.factories import MessageFactory, UserFactory
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_racing_requests_with_one_key_make_one_client(monkeypatch, settings):
+def test_two_racing_requests_with_one_key_make_one_mailing(monkeypatch, settings):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite's in-memory test database is one connection")
     from apps.users.signals import create_groups
@@ -30,13 +35,14 @@ def test_two_racing_requests_with_one_key_make_one_client(monkeypatch, settings)
     _key, token = api_services.api_key_create(
         owner=alice, name="race", scope="read_write"
     )
-    create = services.client_create
+    message = MessageFactory(owner=alice)
+    save = services.mailing_save
 
-    def slow_create(**kwargs: Any) -> Client:
+    def slow_save(**kwargs: Any) -> Mailing:
         time.sleep(0.3)  # the second request arrives while the first is inside
-        return create(**kwargs)
+        return save(**kwargs)
 
-    monkeypatch.setattr(services, "client_create", slow_create)
+    monkeypatch.setattr(services, "mailing_save", slow_save)
     barrier = threading.Barrier(2)
     answers: list[Any] = []
 
@@ -46,8 +52,12 @@ def test_two_racing_requests_with_one_key_make_one_client(monkeypatch, settings)
         try:
             answers.append(
                 api.post(
-                    "clients",
-                    {"email": "race@example.org"},
+                    "mailings",
+                    {
+                        "message_id": message.pk,
+                        "start_at": "2090-01-01T00:00:00Z",
+                        "end_at": "2090-02-01T00:00:00Z",
+                    },
                     headers={"Idempotency-Key": "race"},
                 )
             )
@@ -62,4 +72,4 @@ def test_two_racing_requests_with_one_key_make_one_client(monkeypatch, settings)
 
     assert [a.status_code for a in answers] == [201, 201]
     assert answers[0].json() == answers[1].json()
-    assert Client.objects.filter(owner=alice).count() == 1
+    assert Mailing.objects.filter(owner=alice).count() == 1
