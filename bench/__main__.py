@@ -273,7 +273,7 @@ def header() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", default="send,memory")
+    parser.add_argument("--only", default="send,memory,api")
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--write-docs", action="store_true")

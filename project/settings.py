@@ -124,6 +124,8 @@ INSTALLED_APPS = [
     "cachalot",
     "import_export",
     "axes",
+    # django-ninja's Swagger UI files, served locally (no CDN) for /api/v1/docs.
+    "ninja",
     "apps.core",
     "apps.users",
     "apps.content",
@@ -131,6 +133,7 @@ INSTALLED_APPS = [
     "apps.audiences",
     "apps.blog",
     "apps.home",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -538,6 +541,13 @@ UNFOLD = {
     "ACCOUNT": {"navigation": "apps.users.account_views.account_links"},
     "DASHBOARD_CALLBACK": "apps.home.dashboard.dashboard_callback",
     "STYLES": [lambda request: static("css/admin-extra.css")],
+    # The user menu: the person's API keys and the API's reference.
+    "ACCOUNT": {
+        "navigation": [
+            {"title": _("API keys"), "link": "/admin/api/apikey/"},
+            {"title": _("API documentation"), "link": "/api/v1/docs"},
+        ],
+    },
     "SIDEBAR": {
         "show_search": False,
         "show_all_applications": False,

@@ -8,6 +8,10 @@ from apps.core.admin import view_on_site
 from apps.core.views import admin_search, healthz
 from apps.users.account_views import logout_view
 
+# Under /api/ a refused request is answered in the API's error format.
+handler400 = "apps.api.views.bad_request"
+handler404 = "apps.api.views.not_found"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -24,6 +28,7 @@ urlpatterns = [
     path("ckeditor5/image_upload/", image_upload, name="ck_editor_5_upload_file"),
     path("ckeditor5/", include("django_ckeditor_5.urls")),
     path("accounts/", include("apps.users.urls")),
+    path("api/v1/", include("apps.api.urls")),
     path("unsubscribe/", include("apps.mailings.urls")),
     path("subscribe/", include("apps.audiences.urls_public")),
     path("blog/", include("apps.blog.urls")),
