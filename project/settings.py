@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "apps.audiences",
     "apps.blog",
     "apps.home",
+    "apps.deliverability",
 ]
 
 MIDDLEWARE = [
@@ -377,6 +378,14 @@ MAILSHOT_NODE_NAME = env.str("MAILSHOT_NODE_NAME", default="")
 MAILSHOT_MAX_TRIES_PER_RECIPIENT = env.int(
     "MAILSHOT_MAX_TRIES_PER_RECIPIENT", default=5
 )
+
+# --- Bounces (apps.deliverability) ---
+# The mailbox bounces go to: each delivery's envelope sender becomes
+# <local part>+<token>@<domain> (VERP), so a bounce names its delivery.
+MAILSHOT_BOUNCE_ADDRESS = env.str("MAILSHOT_BOUNCE_ADDRESS", default="")
+# Read every minute by the cluster and by `manage.py fetch_bounces`:
+# imaps://user:password@host/INBOX (imap:// without TLS, for a local server only).
+MAILSHOT_BOUNCE_IMAP_URL = env.str("MAILSHOT_BOUNCE_IMAP_URL", default="")
 
 # --- Client imports (run as background tasks) ---
 # Refused at upload: a bigger file, more data rows, or an XLSX whose parts would

@@ -301,6 +301,10 @@ class Delivery(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
 
+    class BounceType(models.TextChoices):
+        HARD = "hard", _("Hard")
+        SOFT = "soft", _("Soft")
+
     attempt = models.ForeignKey(
         Attempt,
         on_delete=models.CASCADE,
@@ -324,6 +328,21 @@ class Delivery(models.Model):
     claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     tries = models.PositiveSmallIntegerField(_("tries"), default=0)
     processed_at = models.DateTimeField(_("time"), null=True, blank=True)
+    # What happened after the server accepted it (bounce mailbox, ESP webhooks,
+    # tracking): filled by apps.deliverability.
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    bounce_type = models.CharField(
+        _("bounce"),
+        max_length=4,
+        choices=BounceType.choices,
+        blank=True,
+        db_default="",  # the ledger is filled by INSERT … SELECT (sending.runs)
+    )
+    complained_at = models.DateTimeField(_("complaint at"), null=True, blank=True)
+    first_opened_at = models.DateTimeField(_("first opened"), null=True, blank=True)
+    open_count = models.PositiveIntegerField(_("opens"), db_default=0)
+    first_clicked_at = models.DateTimeField(_("first clicked"), null=True, blank=True)
+    click_count = models.PositiveIntegerField(_("clicks"), db_default=0)
 
     class Meta:
         verbose_name = _("delivery")
@@ -341,6 +360,10 @@ class Delivery(models.Model):
             ),
             # Dashboard: deliveries per day.
             models.Index(fields=["processed_at"], name="delivery_processed_idx"),
+            # A bounce without a token: the recipient's recent deliveries.
+            models.Index(Lower("email"), name="delivery_email_lower_idx"),
+            # A bounce without a token: the returned Message-ID.
+            models.Index(fields=["message_id"], name="delivery_message_id_idx"),
         ]
 
     def __str__(self) -> str:
