@@ -387,6 +387,18 @@ MAILSHOT_BOUNCE_ADDRESS = env.str("MAILSHOT_BOUNCE_ADDRESS", default="")
 # imaps://user:password@host/INBOX (imap:// without TLS, for a local server only).
 MAILSHOT_BOUNCE_IMAP_URL = env.str("MAILSHOT_BOUNCE_IMAP_URL", default="")
 
+# ESP tracking webhooks at /webhooks/<esp>/tracking/ (django-anymail): basic-auth
+# "user:password" for Amazon SES, Postmark, SendGrid and Brevo; Mailgun signs its
+# requests with its webhook signing key. An ESP left unconfigured answers 404.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.str("MAILSHOT_WEBHOOK_SECRET", default=""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str(
+        "MAILSHOT_MAILGUN_WEBHOOK_SIGNING_KEY", default=""
+    ),
+    # SES: confirm the SNS subscription only for topics of this account.
+    "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": True,
+}
+
 # --- Client imports (run as background tasks) ---
 # Refused at upload: a bigger file, more data rows, or an XLSX whose parts would
 # unpack to more bytes (a zip bomb); rows and unpacked bytes are checked again

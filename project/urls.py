@@ -22,6 +22,7 @@ urlpatterns = [
     path("ckeditor5/", include("django_ckeditor_5.urls")),
     path("accounts/", include("apps.users.urls")),
     path("unsubscribe/", include("apps.mailings.urls")),
+    path("webhooks/", include("apps.deliverability.webhooks")),
     path("blog/", include("apps.blog.urls")),
     path("", include("apps.home.urls")),
 ]

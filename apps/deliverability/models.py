@@ -55,3 +55,39 @@ class BounceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.email or '?'}"
+
+
+class Engagement(models.Model):
+    """One open or click of a delivery (the tracking pixel, a tracked link or an ESP
+    webhook). Machine events (image proxies fetching at delivery, link scanners
+    clicking within seconds) are kept but flagged, and left out of the delivery's
+    counters and of every unique count (see apps.deliverability.engagement)."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLICK = "click", _("Click")
+
+    delivery = models.ForeignKey(
+        Delivery,
+        on_delete=models.CASCADE,
+        related_name="engagements",
+        verbose_name=_("delivery"),
+    )
+    kind = models.CharField(_("kind"), max_length=5, choices=Kind.choices)
+    at = models.DateTimeField(_("time"))
+    # Clicks: which link of the message (0-based, in document order) and where to.
+    link_index = models.PositiveSmallIntegerField(_("link"), null=True, blank=True)
+    url = models.CharField(_("address"), max_length=2000, blank=True)
+    is_machine = models.BooleanField(_("by a machine"), default=False)
+    source = models.CharField(_("source"), max_length=40, default="tracking")
+
+    class Meta:
+        verbose_name = _("open or click")
+        verbose_name_plural = _("opens and clicks")
+        ordering = ["at"]
+        indexes = [
+            models.Index(fields=["delivery", "kind"], name="engagement_delivery_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
