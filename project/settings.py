@@ -387,6 +387,9 @@ MAILSHOT_BOUNCE_ADDRESS = env.str("MAILSHOT_BOUNCE_ADDRESS", default="")
 # imaps://user:password@host/INBOX (imap:// without TLS, for a local server only).
 MAILSHOT_BOUNCE_IMAP_URL = env.str("MAILSHOT_BOUNCE_IMAP_URL", default="")
 
+# Open and click tracking, unless a mailing says otherwise (its own switches).
+MAILSHOT_TRACKING = env.bool("MAILSHOT_TRACKING", default=True)
+
 # ESP tracking webhooks at /webhooks/<esp>/tracking/ (django-anymail): basic-auth
 # "user:password" for Amazon SES, Postmark, SendGrid and Brevo; Mailgun signs its
 # requests with its webhook signing key. An ESP left unconfigured answers 404.

@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("apps.users.urls")),
     path("unsubscribe/", include("apps.mailings.urls")),
     path("webhooks/", include("apps.deliverability.webhooks")),
+    path("t/", include("apps.deliverability.urls_tracking")),
     path("blog/", include("apps.blog.urls")),
     path("", include("apps.home.urls")),
 ]

@@ -24,3 +24,10 @@ def fetch_bounces() -> str:
     if summary.read:
         logger.info("bounce mailbox: %s", summary.line())
     return summary.line()
+
+
+def flush_tracking() -> str:
+    """The cluster's minute: opens and clicks buffered in Redis by the web servers."""
+    from apps.deliverability import tracking
+
+    return f"{tracking.flush()} opens and clicks written"

@@ -184,6 +184,19 @@ class Mailing(TimeStampedModel):
     next_run_at = models.DateTimeField(
         _("next run"), null=True, blank=True, editable=False
     )
+    # Empty: the site's default (MAILSHOT_TRACKING).
+    track_opens = models.BooleanField(
+        _("track opens"),
+        null=True,
+        blank=True,
+        help_text=_("A 1×1 image in HTML messages tells when a message was opened."),
+    )
+    track_clicks = models.BooleanField(
+        _("track clicks"),
+        null=True,
+        blank=True,
+        help_text=_("Links go through this site, which counts the click."),
+    )
 
     class Meta:
         verbose_name = _("mailing")
@@ -259,6 +272,9 @@ class Attempt(models.Model):
     # Lease of the worker that runs it: another worker may resume after it expires.
     lease_owner = models.CharField(_("worker"), max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    # The links of the message as this run sent them, in document order: a tracked
+    # click redirects only to one of these (apps.deliverability.tracking).
+    links = models.JSONField(_("links"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("attempt")
