@@ -18,6 +18,7 @@ to tell machines from people.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import hmac
@@ -34,6 +35,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.deliverability.engagement import Hit, record
+from apps.mailings.locking import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,13 @@ def enabled(value: bool | None) -> bool:
     return bool(getattr(settings, "MAILSHOT_TRACKING", True))
 
 
+@lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(SALT + secret.encode()).digest()
+
+
 def _mac(*numbers: int) -> str:
-    key = hashlib.sha256(SALT + settings.SECRET_KEY.encode()).digest()
+    key = _key(settings.SECRET_KEY)
     message = ".".join(str(n) for n in numbers).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
 
@@ -257,6 +264,8 @@ class MemoryBuffer:
                 target=self._loop, daemon=True, name="mailshot-tracking"
             )
             self.thread.start()
+            # A worker that exits (gunicorn's graceful restart) writes what it holds.
+            atexit.register(_flush_quietly)
 
     def _loop(self) -> None:
         import time
@@ -271,6 +280,13 @@ class MemoryBuffer:
                 logger.exception("tracking: flush failed")
             finally:
                 close_old_connections()
+
+
+def _flush_quietly() -> None:
+    try:
+        flush()
+    except Exception:  # noqa: BLE001 - at exit: log, nothing else to do
+        logger.exception("tracking: the last flush failed")
 
 
 _buffer: Buffer | None = None
@@ -316,17 +332,29 @@ def hit(
     )
 
 
+_flushing = threading.Lock()
+
+
 def flush(*, batch: int = 5000) -> int:
-    """Write everything buffered now; returns the number of hits written."""
+    """Write everything buffered now; returns the number of hits written.
+
+    One flush at a time per process: a worker's last flush at exit waits for the
+    background thread's batch to be committed instead of racing it."""
     written = 0
     source = buffer()
-    while True:
-        hits = source.drain(batch)
-        if not hits:
-            return written
-        try:
-            record(hits)
-        except Exception:
-            source.put_back(hits)
-            raise
-        written += len(hits)
+    with _flushing:
+        while True:
+            hits = source.drain(batch)
+            if not hits:
+                return written
+            try:
+                _record(hits)
+            except Exception:
+                source.put_back(hits)
+                raise
+            written += len(hits)
+
+
+@retry_when_locked
+def _record(hits: list[Hit]) -> int:
+    return record(hits)
