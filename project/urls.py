@@ -6,6 +6,7 @@ from django.views.static import serve
 from apps.blog.views import image_upload
 from apps.core.admin import view_on_site
 from apps.core.views import admin_search, healthz
+from apps.deliverability.admin_views import urls as report_urls
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -16,6 +17,7 @@ urlpatterns = [
         admin.site.admin_view(view_on_site),
     ),
     path("admin/search/", admin.site.admin_view(admin_search)),
+    path("admin/reports/", include((report_urls(), "reports"), namespace="reports")),
     path("admin/", admin.site.urls),
     # Before the library's own route: uploads are for content editors only.
     path("ckeditor5/image_upload/", image_upload, name="ck_editor_5_upload_file"),
