@@ -153,6 +153,8 @@ def run(rows: list[Row], *, env: Env, run: Run, n: int, large: int) -> None:
 
 
 def seed(n: int) -> dict[str, Any]:
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from apps.deliverability import tracking
@@ -166,11 +168,11 @@ def seed(n: int) -> dict[str, Any]:
         owner=owner,
         message=message,
         start_at=now,
-        end_at=now + timezone.timedelta(days=1),
+        end_at=now + timedelta(days=1),
     )
     links = [f"https://shop.example/item/{i}" for i in range(5)]
     attempt = Attempt.objects.create(mailing=mailing, attempted_at=now, links=links)
-    sent = now - timezone.timedelta(hours=1)
+    sent = now - timedelta(hours=1)
     Delivery.objects.bulk_create(
         Delivery(
             attempt=attempt,

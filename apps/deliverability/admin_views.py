@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -107,7 +108,7 @@ def _render(
     export_name: str,
     mailing: Mailing,
     attempt: Attempt | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     report = stats.report(deliveries)
     if request.GET.get("export") == "csv":
         return _csv(export_name, report)
@@ -126,7 +127,7 @@ def _render(
     return TemplateResponse(request, "deliverability/admin/report.html", context)
 
 
-def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
+def mailing_report(request: HttpRequest, pk: int) -> HttpResponseBase:
     mailing = selectors.visible_mailings(request.user).filter(pk=pk).first()
     if mailing is None:
         raise Http404(_("There is no such mailing."))
@@ -139,7 +140,7 @@ def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def attempt_report(request: HttpRequest, pk: int) -> HttpResponse:
+def attempt_report(request: HttpRequest, pk: int) -> HttpResponseBase:
     if not selectors.may_list_attempts(request.user):
         raise Http404(_("There is no such attempt."))
     attempt = (

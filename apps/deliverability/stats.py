@@ -104,7 +104,10 @@ def report(deliveries: QuerySet[Delivery]) -> Report:
         unique_clicks=Count("pk", filter=Q(first_clicked_at__isnull=False)),
         clicks=Sum("click_count"),
     )
-    result = Report(**{k: v or 0 for k, v in totals.items()})
+    counts: dict[str, int] = {k: int(v or 0) for k, v in totals.items()}
+    result = Report()
+    for name, value in counts.items():
+        setattr(result, name, value)
     result.unsubscribes = (
         deliveries.filter(sent)
         .annotate(lower_email=Lower("email"))
