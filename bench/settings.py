@@ -40,3 +40,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The site's URLs plus a trivial view (bench/tracking.py measures against it).
+ROOT_URLCONF = "bench.urls"

@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "apps.blog",
     "apps.home",
     "apps.api",
+    "apps.deliverability",
 ]
 
 MIDDLEWARE = [
@@ -400,6 +401,29 @@ MAILSHOT_MAX_TRIES_PER_RECIPIENT = env.int(
 # them may be a mailing's From; any other goes in Reply-To (apps.content.senders).
 MAILSHOT_SENDER_DOMAINS = env.list("MAILSHOT_SENDER_DOMAINS", default=[])
 
+# --- Bounces (apps.deliverability) ---
+# The mailbox bounces go to: each delivery's envelope sender becomes
+# <local part>+<token>@<domain> (VERP), so a bounce names its delivery.
+MAILSHOT_BOUNCE_ADDRESS = env.str("MAILSHOT_BOUNCE_ADDRESS", default="")
+# Read every minute by the cluster and by `manage.py fetch_bounces`:
+# imaps://user:password@host/INBOX (imap:// without TLS, for a local server only).
+MAILSHOT_BOUNCE_IMAP_URL = env.str("MAILSHOT_BOUNCE_IMAP_URL", default="")
+
+# Open and click tracking, unless a mailing says otherwise (its own switches).
+MAILSHOT_TRACKING = env.bool("MAILSHOT_TRACKING", default=True)
+
+# ESP tracking webhooks at /webhooks/<esp>/tracking/ (django-anymail): basic-auth
+# "user:password" for Amazon SES, Postmark, SendGrid and Brevo; Mailgun signs its
+# requests with its webhook signing key. An ESP left unconfigured answers 404.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.str("MAILSHOT_WEBHOOK_SECRET", default=""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str(
+        "MAILSHOT_MAILGUN_WEBHOOK_SIGNING_KEY", default=""
+    ),
+    # SES: confirm the SNS subscription only for topics of this account.
+    "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": True,
+}
+
 # --- Client imports (run as background tasks) ---
 # Refused at upload: a bigger file, more data rows, or an XLSX whose parts would
 # unpack to more bytes (a zip bomb); rows and unpacked bytes are checked again
@@ -541,13 +565,6 @@ UNFOLD = {
     "ACCOUNT": {"navigation": "apps.users.account_views.account_links"},
     "DASHBOARD_CALLBACK": "apps.home.dashboard.dashboard_callback",
     "STYLES": [lambda request: static("css/admin-extra.css")],
-    # The user menu: the person's API keys and the API's reference.
-    "ACCOUNT": {
-        "navigation": [
-            {"title": _("API keys"), "link": "/admin/api/apikey/"},
-            {"title": _("API documentation"), "link": "/api/v1/docs"},
-        ],
-    },
     "SIDEBAR": {
         "show_search": False,
         "show_all_applications": False,

@@ -263,6 +263,19 @@ class Mailing(TimeStampedModel):
     next_run_at = models.DateTimeField(
         _("next run"), null=True, blank=True, editable=False
     )
+    # Empty: the site's default (MAILSHOT_TRACKING).
+    track_opens = models.BooleanField(
+        _("track opens"),
+        null=True,
+        blank=True,
+        help_text=_("A 1×1 image in HTML messages tells when a message was opened."),
+    )
+    track_clicks = models.BooleanField(
+        _("track clicks"),
+        null=True,
+        blank=True,
+        help_text=_("Links go through this site, which counts the click."),
+    )
 
     class Meta:
         verbose_name = _("mailing")
@@ -338,6 +351,9 @@ class Attempt(models.Model):
     # Lease of the worker that runs it: another worker may resume after it expires.
     lease_owner = models.CharField(_("worker"), max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    # The links of the message as this run sent them, in document order: a tracked
+    # click redirects only to one of these (apps.deliverability.tracking).
+    links = models.JSONField(_("links"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("attempt")
@@ -380,6 +396,10 @@ class Delivery(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
 
+    class BounceType(models.TextChoices):
+        HARD = "hard", _("Hard")
+        SOFT = "soft", _("Soft")
+
     attempt = models.ForeignKey(
         Attempt,
         on_delete=models.CASCADE,
@@ -403,6 +423,21 @@ class Delivery(models.Model):
     claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     tries = models.PositiveSmallIntegerField(_("tries"), default=0)
     processed_at = models.DateTimeField(_("time"), null=True, blank=True)
+    # What happened after the server accepted it (bounce mailbox, ESP webhooks,
+    # tracking): filled by apps.deliverability.
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    bounce_type = models.CharField(
+        _("bounce"),
+        max_length=4,
+        choices=BounceType.choices,
+        blank=True,
+        db_default="",  # the ledger is filled by INSERT … SELECT (sending.runs)
+    )
+    complained_at = models.DateTimeField(_("complaint at"), null=True, blank=True)
+    first_opened_at = models.DateTimeField(_("first opened"), null=True, blank=True)
+    open_count = models.PositiveIntegerField(_("opens"), db_default=0)
+    first_clicked_at = models.DateTimeField(_("first clicked"), null=True, blank=True)
+    click_count = models.PositiveIntegerField(_("clicks"), db_default=0)
 
     class Meta:
         verbose_name = _("delivery")
@@ -420,6 +455,10 @@ class Delivery(models.Model):
             ),
             # Dashboard: deliveries per day.
             models.Index(fields=["processed_at"], name="delivery_processed_idx"),
+            # A bounce without a token: the recipient's recent deliveries.
+            models.Index(Lower("email"), name="delivery_email_lower_idx"),
+            # A bounce without a token: the returned Message-ID.
+            models.Index(fields=["message_id"], name="delivery_message_id_idx"),
         ]
 
     def __str__(self) -> str:

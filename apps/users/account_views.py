@@ -30,6 +30,12 @@ def account_links(request: HttpRequest) -> list[dict[str, Any]]:
         links.append(
             {"title": _("Change password"), "link": reverse("admin:password_change")}
         )
+    from apps.api.selectors import may_use_api
+
+    if may_use_api(user):
+        # The person's API keys and the API's reference.
+        links.append({"title": _("API keys"), "link": "/admin/api/apikey/"})
+        links.append({"title": _("API documentation"), "link": "/api/v1/docs"})
     return links
 
 

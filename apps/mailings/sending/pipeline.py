@@ -33,6 +33,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.deliverability import verp
 from apps.mailings import compose, emails
 from apps.mailings.conf import engine
 from apps.mailings.models import Attempt
@@ -138,6 +139,8 @@ class Pipeline:
         self.template = compose.MessageTemplate.for_mailing(attempt.mailing)
         sender = settings.DEFAULT_FROM_EMAIL
         self.envelope_from = parseaddr(sender)[1] or sender
+        # With MAILSHOT_BOUNCE_ADDRESS each delivery has its own envelope sender.
+        self.verp = verp.bounce_address() is not None
         self.domain = emails.message_domain()
         self.halt = threading.Event()
         self.throttle = Throttle(rate, sleep=self.halt.wait)
@@ -209,7 +212,12 @@ class Pipeline:
         if not self._may_send():
             return Report(Sent.UNSENT, row)
         try:
-            reply = session.send(self.envelope_from, rcpt, data)
+            envelope_from = (
+                verp.return_path(row.pk) or self.envelope_from
+                if self.verp
+                else self.envelope_from
+            )
+            reply = session.send(envelope_from, rcpt, data)
         except ServerUnavailable as exc:
             self.halt.set()  # no other connection should keep trying either
             return Report(Sent.BREAKER, row, str(exc) or _("no reply"))

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.core import checks
+from django.utils.translation import gettext_lazy as _
+
+
+class DeliverabilityConfig(AppConfig):
+    name = "apps.deliverability"
+    label = "deliverability"
+    verbose_name = _("Deliverability")
+
+    def ready(self) -> None:
+        from apps.deliverability import conf, signals
+
+        checks.register(conf.check_bounce_settings)
+        signals.connect(self)

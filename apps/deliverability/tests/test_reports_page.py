@@ -1,0 +1,161 @@
+"""Report pages: the numbers against a hand-built ledger, and who may see them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audiences.models import Suppression
+from apps.deliverability import stats
+from apps.deliverability.engagement import Hit, record
+from apps.mailings import services
+from apps.mailings.models import Attempt, Delivery
+from tests.factories import ClientFactory, MailingFactory
+
+pytestmark = pytest.mark.django_db
+
+BROWSER = "Mozilla/5.0 Firefox/140.0"
+
+
+@pytest.fixture
+def ledger(alice):
+    """One attempt of alice's mailing: 10 recipients, 8 sent, 1 failed, 1 pending;
+    2 hard and 1 soft bounce, 1 complaint, 4 opened (one twice), 2 clicked
+    (link 0 twice by one person, link 1 once), 1 unsubscribed after, 1 before."""
+    mailing = MailingFactory(owner=alice)
+    attempt = Attempt.objects.create(
+        mailing=mailing, attempted_at=timezone.now(), links=["https://a", "https://b"]
+    )
+    services.attempt_created(attempt=attempt)  # the owner's object permissions
+    sent_at = timezone.now() - timedelta(hours=3)
+    rows = []
+    for i in range(10):
+        outcome = "sent" if i < 8 else ("failed" if i == 8 else "pending")
+        client = ClientFactory.create(owner=alice, email=f"r{i}@example.org")
+        rows.append(
+            Delivery.objects.create(
+                attempt=attempt,
+                client=client,
+                email=client.email,
+                outcome=outcome,
+                processed_at=sent_at if outcome != "pending" else None,
+            )
+        )
+    Delivery.objects.filter(pk__in=[rows[0].pk, rows[1].pk]).update(
+        bounce_type="hard", bounced_at=timezone.now()
+    )
+    Delivery.objects.filter(pk=rows[2].pk).update(
+        bounce_type="soft", bounced_at=timezone.now()
+    )
+    Delivery.objects.filter(pk=rows[3].pk).update(complained_at=timezone.now())
+    t = sent_at + timedelta(minutes=30)
+    record(
+        [
+            Hit(rows[4].pk, "open", t, BROWSER),
+            Hit(rows[4].pk, "open", t + timedelta(minutes=5), BROWSER),
+            Hit(rows[5].pk, "open", t, BROWSER),
+            Hit(rows[6].pk, "open", t, BROWSER),
+            Hit(rows[7].pk, "open", t, BROWSER),
+            Hit(rows[4].pk, "click", t, BROWSER, 0, "https://a"),
+            Hit(rows[4].pk, "click", t + timedelta(minutes=1), BROWSER, 0, "https://a"),
+            Hit(rows[5].pk, "click", t, BROWSER, 1, "https://b"),
+            # A scanner, within seconds of delivery: not counted.
+            Hit(rows[6].pk, "click", sent_at + timedelta(seconds=2), BROWSER, 0, "a"),
+        ]
+    )
+    Suppression.objects.create(
+        owner=alice, email="R6@example.org", reason="unsubscribed"
+    )
+    early = Suppression.objects.create(
+        owner=alice, email="r7@example.org", reason="unsubscribed"
+    )
+    Suppression.objects.filter(pk=early.pk).update(
+        created_at=sent_at - timedelta(days=1)
+    )
+    return mailing, attempt
+
+
+def test_the_numbers_match_the_ledger(ledger):
+    mailing, attempt = ledger
+
+    report = stats.report(Delivery.objects.filter(attempt=attempt))
+
+    assert (report.recipients, report.sent) == (10, 8)
+    assert (report.failed, report.pending) == (1, 1)
+    assert (report.hard_bounces, report.soft_bounces, report.complaints) == (2, 1, 1)
+    assert (report.unique_opens, report.opens) == (4, 5)
+    assert (report.unique_clicks, report.clicks) == (2, 3)
+    assert report.unsubscribes == 1
+    assert [(link.url, link.unique, link.total) for link in report.links] == [
+        ("https://a", 1, 2),
+        ("https://b", 1, 1),
+    ]
+    rates = report.rates()
+    assert rates["hard_bounces"] == 2 / 8 and rates["unique_opens"] == 4 / 8
+    assert sum(opens for _at, opens, _c in report.timeline) == 5
+    assert sum(clicks for _at, _o, clicks in report.timeline) == 3
+
+
+def test_the_owner_sees_the_report_and_its_csv(ledger, login, alice):
+    mailing, attempt = ledger
+    client = login(alice)
+
+    page = client.get(f"/admin/reports/mailing/{mailing.pk}/")
+    per_attempt = client.get(f"/admin/reports/attempt/{attempt.pk}/")
+    export = client.get(f"/admin/reports/mailing/{mailing.pk}/?export=csv")
+
+    assert page.status_code == 200 and per_attempt.status_code == 200
+    assert b"https://a" in page.content and b"<svg" in page.content
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert ["Hard bounces", "2", "25.00%"] in rows
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("alice", 200), ("bob", 404), ("manager", 200), ("editor", 404), (None, 302)],
+)
+def test_who_may_see_a_report(ledger, login, client, who, status, request):
+    mailing, attempt = ledger
+    http = login(request.getfixturevalue(who)) if who else client
+
+    urls = (
+        f"/admin/reports/mailing/{mailing.pk}/",
+        f"/admin/reports/attempt/{attempt.pk}/",
+    )
+    for url in urls:
+        assert http.get(url).status_code == status, (who, url)
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("alice", 403), ("manager", 200), ("editor", 403), (None, 302)],
+)
+def test_the_signals_page_is_for_managers(ledger, login, client, who, status, request):
+    http = login(request.getfixturevalue(who)) if who else client
+
+    assert http.get("/admin/reports/signals/").status_code == status
+
+
+def test_an_owner_over_the_limits_is_listed(ledger, alice, bob):
+    mailing, attempt = ledger
+    # 100 more sent by alice, 10 of them hard bounces: 12/108 > 5 %.
+    rows = [
+        Delivery(
+            attempt=attempt,
+            email=f"x{i}@example.org",
+            outcome="sent",
+            processed_at=timezone.now(),
+            bounce_type="hard" if i < 10 else "",
+        )
+        for i in range(100)
+    ]
+    Delivery.objects.bulk_create(rows)
+
+    flagged = stats.owners_over_limits()
+
+    assert [owner.email for owner in flagged] == [alice.email]
+    assert flagged[0].hard_bounces == 12
