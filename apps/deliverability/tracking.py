@@ -27,15 +27,20 @@ import logging
 import re
 import threading
 from collections import deque
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.utils import timezone
 
 from apps.deliverability.engagement import Hit, record
 from apps.mailings.locking import retry_when_locked
+
+if TYPE_CHECKING:
+    from apps.mailings.compose import Content
+    from apps.mailings.models import Mailing
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +172,31 @@ def link_of(attempt_id: int, index: int) -> str | None:
         _links_of.cache_clear() if _links_of.cache_info().currsize > 4000 else None
         return None
     return links[index] if 0 <= index < len(links) else None
+
+
+def prepare_run(
+    content: Content, mailing: Mailing, *, attempt_id: int
+) -> tuple[Content, bool]:
+    """A run's composed content with its tracking marks (when the mailing tracks and
+    the message has HTML), and whether anything is tracked. The run's links are
+    stored on its attempt by the first worker; a worker that composes a message
+    edited since then tracks opens only, so no click is sent to a wrong link."""
+    opens, clicks = enabled(mailing.track_opens), enabled(mailing.track_clicks)
+    if not content.html or not (opens or clicks):
+        return content, False
+    html, links = prepare(content.html, opens=opens, clicks=clicks)
+    if clicks:
+        from apps.mailings.models import Attempt
+
+        Attempt.objects.filter(pk=attempt_id, links__isnull=True).update(links=links)
+        stored = (
+            Attempt.objects.filter(pk=attempt_id)
+            .values_list("links", flat=True)
+            .first()
+        )
+        if stored != links:
+            html, _links = prepare(content.html, opens=opens, clicks=False)
+    return replace(content, html=html), True
 
 
 # --- the buffer ---------------------------------------------------------------

@@ -34,6 +34,7 @@ from django.utils import timezone
 from apps.content import footers, layouts
 from apps.content.placeholders import substitute
 from apps.content.senders import SenderHeaders, sender_headers
+from apps.deliverability import tracking as track
 from apps.mailings import emails
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ def reference_message(
     recipient: emails.Recipient,
     message_id: str,
     to_address: str | None = None,
+    tracking: tuple[int, int] | None = None,
 ) -> EmailMessage:
     """The message one recipient receives, built by the standard library.
 
@@ -183,9 +185,10 @@ def reference_message(
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(substitute(content.text, context, attributes))
     if content.html:
-        msg.add_alternative(
-            substitute(content.html, context, attributes, html=True), subtype="html"
-        )
+        html = substitute(content.html, context, attributes, html=True)
+        if tracking is not None:  # (attempt id, delivery id): this reader's tokens
+            html = track.personalise(html, *tracking)
+        msg.add_alternative(html, subtype="html")
         msg.set_boundary(content.boundary)
     return msg
 
@@ -272,18 +275,28 @@ class MessageTemplate:
         return self._date_line
 
     def slow(
-        self, recipient: emails.Recipient, message_id: str, to_address: str
+        self,
+        recipient: emails.Recipient,
+        message_id: str,
+        to_address: str,
+        tracking: tuple[int, int] | None = None,
     ) -> bytes:
         return reference_message(
-            self.content, recipient, message_id, to_address
+            self.content, recipient, message_id, to_address, tracking
         ).as_bytes()
 
     def build(
-        self, recipient: emails.Recipient, message_id: str, to_address: str
+        self,
+        recipient: emails.Recipient,
+        message_id: str,
+        to_address: str,
+        tracking: tuple[int, int] | None = None,
     ) -> bytes:
+        """`tracking` (attempt id, delivery id) fills in the reader's open and click
+        tokens when the content was prepared for tracking."""
         token = recipient.unsubscribe_token
         if not (self.fast and _TOKEN.fullmatch(token)):
-            return self.slow(recipient, message_id, to_address)
+            return self.slow(recipient, message_id, to_address, tracking)
         content = self.content
         link = self.link_prefix + token + self.link_suffix
         full_name = recipient.full_name.strip()
@@ -310,10 +323,10 @@ class MessageTemplate:
             and len(message_id) <= HEADER_LIMIT
             and _PLAIN.fullmatch(message_id)
         ):
-            return self.slow(recipient, message_id, to_address)
+            return self.slow(recipient, message_id, to_address, tracking)
         text = _body(substitute(content.text, context, attributes))
         if text is None:
-            return self.slow(recipient, message_id, to_address)
+            return self.slow(recipient, message_id, to_address, tracking)
         to = f"{name} <{address}>" if name else address
         head = (
             b"Subject: ",
@@ -343,9 +356,12 @@ class MessageTemplate:
                     text,
                 )
             )
-        html = _body(substitute(content.html, context, attributes, html=True))
+        html_text = substitute(content.html, context, attributes, html=True)
+        if tracking is not None:
+            html_text = track.personalise(html_text, *tracking)
+        html = _body(html_text)
         if html is None:
-            return self.slow(recipient, message_id, to_address)
+            return self.slow(recipient, message_id, to_address, tracking)
         return b"".join(
             (
                 *head,

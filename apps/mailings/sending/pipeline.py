@@ -33,7 +33,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.deliverability import verp
+from apps.deliverability import tracking, verp
 from apps.mailings import compose, emails
 from apps.mailings.conf import engine
 from apps.mailings.models import Attempt
@@ -136,7 +136,12 @@ class Pipeline:
         self.lease = conf.lease_seconds
         self.max_tries = conf.max_tries_per_recipient
         # Composed once per run: only the placeholders change per recipient.
-        self.template = compose.MessageTemplate.for_mailing(attempt.mailing)
+        content, self.tracked = tracking.prepare_run(
+            compose.content_of_mailing(attempt.mailing),
+            attempt.mailing,
+            attempt_id=attempt.pk,
+        )
+        self.template = compose.MessageTemplate(content)
         sender = settings.DEFAULT_FROM_EMAIL
         self.envelope_from = parseaddr(sender)[1] or sender
         # With MAILSHOT_BOUNCE_ADDRESS each delivery has its own envelope sender.
@@ -207,6 +212,7 @@ class Pipeline:
             ),
             message_id,
             rcpt,
+            (self.attempt_id, row.pk) if self.tracked else None,
         )
         self.throttle.wait()
         if not self._may_send():
