@@ -9,7 +9,8 @@ class DeliverabilityConfig(AppConfig):
     verbose_name = _("Deliverability")
 
     def ready(self) -> None:
-        from apps.deliverability import conf, signals
+        from apps.deliverability import conf, segments, signals
 
         checks.register(conf.check_bounce_settings)
         signals.connect(self)
+        segments.register()  # engagement rules for the audiences' segments
