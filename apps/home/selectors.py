@@ -140,6 +140,7 @@ def dashboard_statistics(*, user: User, days: int = 30) -> dict[str, Any]:
             deliveries_failed=failed_total,
             deliveries_pending=pending_total,
             success_rate=round(100 * sent_total / due, 1) if due else None,
+            **_bounce_rates(user, since=_day_start(first_day)),
             per_day=chart,
             recent_attempts=list(recent_attempts(user, since=_day_start(first_day))),
         )
@@ -155,6 +156,28 @@ def dashboard_statistics(*, user: User, days: int = 30) -> dict[str, Any]:
             views=Coalesce(Sum("views_count"), 0),
         )
     return data
+
+
+def _bounce_rates(user: User, *, since: Any) -> dict[str, float | None]:
+    """Hard-bounce and complaint rates of what the person sees sent since `since`
+    (what mail providers judge a sender by; see apps.deliverability.stats)."""
+    from apps.mailings.models import Delivery
+    from apps.mailings.selectors import visible_deliveries
+
+    row = (
+        visible_deliveries(user)
+        .filter(processed_at__gte=since, outcome=Delivery.Outcome.SENT)
+        .aggregate(
+            sent=Count("pk"),
+            hard=Count("pk", filter=Q(bounce_type="hard")),
+            complaints=Count("pk", filter=Q(complained_at__isnull=False)),
+        )
+    )
+    sent = row["sent"] or 0
+    return {
+        "hard_bounce_rate": round(100 * row["hard"] / sent, 2) if sent else None,
+        "complaint_rate": round(100 * row["complaints"] / sent, 2) if sent else None,
+    }
 
 
 DAYS_TTL = 26 * 60 * 60

@@ -46,12 +46,12 @@ from apps.core.forms import IdChoicesGuardMixin
 from apps.core.http import AuthenticatedHttpRequest
 from apps.core.timezones import local_time_column, zone_hint
 from apps.core.validators import parse_id
+from apps.deliverability.admin_links import ReportLinkMixin
 from apps.mailings import exports, selectors, services
 from apps.mailings.admin_imports import ClientImportAdminMixin
 from apps.mailings.admin_messages import MessageAdmin  # noqa: F401 (registers it)
 from apps.mailings.admin_owner import (
     MailingOwnerMixin,
-    MessageOwnerMixin,
     unsaved_copies,
 )
 from apps.mailings.admin_sending import MailingSendingMixin, mailing_filter_id
@@ -449,7 +449,6 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
             )
         return cleaned
 
-
     def _targets_anyone(self, cleaned: dict[str, Any]) -> bool:
         if cleaned.get("to_all_clients") or cleaned.get("lists"):
             return True
@@ -485,12 +484,14 @@ def _merged(name: str, own: list[str]) -> list[str]:
 
 @admin.register(Mailing)
 class MailingAdmin(
+    ReportLinkMixin,
     MailingOwnerMixin,
     MailingSendingMixin,
     ContentPreviewMixin,
     OwnedModelAdmin[Mailing],
 ):
     form = MailingForm
+    report_url_name = "reports:report_mailing"
     list_display = [
         "__str__",
         "periodicity",
@@ -519,6 +520,7 @@ class MailingAdmin(
             "duplicate_detail",
             "disable_detail",
             "enable_detail",
+            "report_detail",
         ],
     )
     actions_list = ["attempts_report"]

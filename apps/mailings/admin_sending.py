@@ -22,6 +22,7 @@ from apps.core.admin import OwnedModelAdmin
 from apps.core.http import AuthenticatedHttpRequest
 from apps.core.timezones import local_time_column
 from apps.core.validators import parse_id
+from apps.deliverability.admin_links import ReportLinkMixin
 from apps.mailings import selectors, services, views
 from apps.mailings.exports import export_attempts_csv
 from apps.mailings.models import Attempt, Delivery, Mailing
@@ -291,7 +292,8 @@ class VisibleMailingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(OwnedModelAdmin[Attempt]):
+class AttemptAdmin(ReportLinkMixin, OwnedModelAdmin[Attempt]):
+    report_url_name = "reports:report_attempt"
     list_display = [
         "mailing",
         local_time_column("attempted_at", _("attempted at")),
@@ -326,6 +328,7 @@ class AttemptAdmin(OwnedModelAdmin[Attempt]):
     inlines = [DeliveryInline]
     show_full_result_count = False
     actions = [export_attempts_csv]
+    actions_detail = ["report_detail"]
     change_form_before_template = "mailings/admin/attempt_progress.html"
 
     @display(description=_("pending"))

@@ -159,3 +159,25 @@ def test_an_owner_over_the_limits_is_listed(ledger, alice, bob):
 
     assert [owner.email for owner in flagged] == [alice.email]
     assert flagged[0].hard_bounces == 12
+
+
+def test_the_dashboard_shows_bounce_and_complaint_rates(ledger, login, alice, manager):
+    page = login(alice).get("/admin/").content.decode()
+
+    assert 'data-kpi="hard_bounce_rate">25.0' in page
+    assert 'data-kpi="complaint_rate">12.5' in page
+    assert "/admin/reports/signals/" not in page
+    assert "/admin/reports/signals/" in login(manager).get("/admin/").content.decode()
+
+
+def test_the_mailing_and_attempt_pages_lead_to_their_reports(ledger, login, alice):
+    mailing, attempt = ledger
+    client = login(alice)
+
+    to_mailing = client.get(f"/admin/mailings/mailing/{mailing.pk}/report/")
+    to_attempt = client.get(f"/admin/mailings/attempt/{attempt.pk}/report/")
+    page = client.get(f"/admin/mailings/mailing/{mailing.pk}/change/").content.decode()
+
+    assert to_mailing["Location"] == f"/admin/reports/mailing/{mailing.pk}/"
+    assert to_attempt["Location"] == f"/admin/reports/attempt/{attempt.pk}/"
+    assert f"/admin/mailings/mailing/{mailing.pk}/report/" in page
