@@ -37,7 +37,7 @@ def _settings(settings):
 def send(alice, *, track: bool | None = None):
     clients = [ClientFactory(owner=alice, email=f"r{i}@example.org") for i in range(2)]
     now = timezone.now()
-    mailing = MailingFactory(
+    mailing = MailingFactory.create(
         owner=alice,
         message=MessageFactory(owner=alice, subject="News", body="", body_html=HTML),
         start_at=now - timedelta(minutes=1),
