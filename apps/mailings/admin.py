@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -392,6 +393,8 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
             "start_at",
             "end_at",
             "periodicity",
+            "track_opens",
+            "track_clicks",
         ]
 
     def __init__(self, *args: Any, owner: User | None = None, **kwargs: Any) -> None:
@@ -423,6 +426,19 @@ class MailingForm(IdChoicesGuardMixin, forms.ModelForm):
                 self.fields[name].help_text = zone_hint()
         # A copy not saved yet is checked like a new mailing (its dates may be old).
         self.checks_window = False
+        # Tracking: empty means the site's default (MAILSHOT_TRACKING), named here.
+        default = gettext("on") if settings.MAILSHOT_TRACKING else gettext("off")
+        for name in ("track_opens", "track_clicks"):
+            field = self.fields.get(name)
+            if field is not None and hasattr(field.widget, "choices"):
+                field.widget.choices = [
+                    (
+                        "unknown",
+                        gettext("Site default (%(state)s)") % {"state": default},
+                    ),
+                    ("true", gettext("Yes")),
+                    ("false", gettext("No")),
+                ]
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}

@@ -103,3 +103,14 @@ def test_the_site_default_switches_tracking_off(alice, smtp_sink, settings):
     send(alice)
 
     assert "/t/" not in html_of(smtp_sink.messages[0])
+
+
+def test_the_mailing_form_offers_tracking_with_the_site_default_named(
+    login, alice, settings
+):
+    settings.MAILSHOT_TRACKING = False
+
+    page = login(alice).get("/admin/mailings/mailing/add/").content.decode()
+
+    assert 'name="track_opens"' in page and 'name="track_clicks"' in page
+    assert "Site default (off)" in page
