@@ -13,6 +13,8 @@ from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.core import permissions
+
 HEARTBEAT_KEY = "mailshot:cluster-heartbeat"
 
 
@@ -95,7 +97,7 @@ def may_see_details(request: HttpRequest) -> bool:
     logged-in superuser, or a monitor sending ``Authorization: Bearer <token>`` with
     ``MAILSHOT_HEALTH_TOKEN``; everybody else learns only ok or degraded."""
     user = getattr(request, "user", None)
-    if user is not None and user.is_active and user.is_superuser:
+    if user is not None and permissions.operates(user):
         return True
     token = settings.MAILSHOT_HEALTH_TOKEN
     scheme, _, sent = request.headers.get("Authorization", "").partition(" ")

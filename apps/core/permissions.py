@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Exists, Field, Model, OuterRef, Q, QuerySet, Subquery
-from django.db.models.options import Options
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from guardian.shortcuts import assign_perm
 from guardian.utils import get_user_obj_perms_model
+
+from apps.core.db import column
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -172,6 +173,14 @@ def _parent(model: type[Model], owned: Ownership) -> type[Model]:
 def sees_all(user: Person, model: type[Model], action: str = "view") -> bool:
     """The person may `action` every object of `model` (managers, superusers)."""
     return role(user).holds(_perm(action, model))
+
+
+def operates(user: Person) -> bool:
+    """Whether `user` runs the site itself (health details, operator pages): an
+    active superuser."""
+    return bool(
+        getattr(user, "is_active", False) and getattr(user, "is_superuser", False)
+    )
 
 
 def keeps(user: Person, model: type[Model]) -> bool:
@@ -345,7 +354,7 @@ def owner_permissions_grant_new(
     perm_opts = _user_permission_model(model)._meta
     q = connection.ops.quote_name
     columns = ", ".join(
-        q(_column(perm_opts, name)) for name in ("user", "permission", "content_object")
+        q(column(perm_opts, name)) for name in ("user", "permission", "content_object")
     )
     perm_marks = ", ".join(["%s"] * len(permission_ids))
     chunk = 900  # SQLite's limit on query parameters, with room to spare
@@ -367,9 +376,3 @@ def _user_permission_model(model: type[Model]) -> type[Model]:
     foreign-key table). Guardian's hint asks for an object, but its code takes the
     class as well, and here there is no object to give."""
     return get_user_obj_perms_model(model)  # type: ignore[arg-type]
-
-
-def _column(opts: Options[Any], name: str) -> str:
-    field = opts.get_field(name)
-    assert isinstance(field, Field) and field.column is not None
-    return field.column

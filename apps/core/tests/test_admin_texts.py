@@ -129,8 +129,10 @@ def test_the_add_button_names_the_model_in_the_right_case(alice, login):
 def test_a_message_read_only_keeps_its_line_breaks(alice, manager, login):
     message = MessageFactory(owner=alice, body="Hello,\nworld\n\nBye")
 
-    body = login(manager).get(
-        reverse("admin:mailings_message_change", args=[message.pk])
-    ).content.decode()
+    body = (
+        login(manager)
+        .get(reverse("admin:mailings_message_change", args=[message.pk]))
+        .content.decode()
+    )
 
     assert "Hello,<br>world<br><br>Bye" in body

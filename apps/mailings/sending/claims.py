@@ -22,11 +22,12 @@ from typing import Any
 from cachalot.utils import is_cachable
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
-from django.db.models import F, Field, Q
+from django.db.models import F, Q
 from django.db.models.options import Options
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.db import column
 from apps.mailings.conf import NODE_NAME_LIMIT, engine
 from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Client, Delivery, Mailing
@@ -143,14 +144,6 @@ def ledger_cursor() -> Iterator[CursorWrapper]:
             yield cursor
     finally:
         setattr(connection, "raw", previous)  # noqa: B010
-
-
-def column(meta: Options[Any], name: str) -> str:
-    """The database column of a concrete field (the raw SQL here names columns)."""
-    field = meta.get_field(name)
-    if not isinstance(field, Field) or field.column is None:
-        raise TypeError(f"{meta.label}.{name} has no column")
-    return field.column
 
 
 def _claim_sql() -> tuple[str, str]:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from apps.audiences.selectors import Targets, recipients, suppressed_q
 from apps.content.senders import sender_refusal
+from apps.core.db import column
 from apps.mailings import scheduling
 from apps.mailings.locking import retry_when_locked
 from apps.mailings.models import Attempt, Delivery, Mailing
@@ -119,7 +120,7 @@ def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
     quote = connection.ops.quote_name
     delivery = Delivery._meta
     columns = ", ".join(
-        quote(claims.column(delivery, name))
+        quote(column(delivery, name))
         for name in (
             "attempt", "client", "email", "outcome", "server_response",
             "message_id", "claimed_by", "tries", "processed_at",
