@@ -37,7 +37,8 @@ from apps.audiences.segments import (
     segment_clients,
 )
 from apps.core import permissions
-from apps.core.admin import OwnedModelAdmin
+from apps.core.admin import OwnedModelAdmin, confirmed, render_confirmation
+from apps.core.admin_confirm import bulk_action_fields
 from apps.core.http import AuthenticatedHttpRequest
 from apps.mailings.models import Client
 
@@ -456,10 +457,30 @@ class SuppressionAdmin(OwnedModelAdmin[Suppression]):
         modeladmin: Any,
         request: AuthenticatedHttpRequest,
         queryset: QuerySet[Suppression],
-    ) -> None:
-        """Delete the selected entries this person may remove; say how many stayed."""
-        allowed = [s for s in queryset if self.has_delete_permission(request, s)]
-        kept = queryset.count() - len(allowed)
+    ) -> HttpResponse | None:
+        """Delete the selected entries this person may remove, after asking; say how
+        many stay (recipients' own unsubscribes, site-wide entries for owners)."""
+        selected = list(queryset[:1000])
+        allowed = [s for s in selected if self.has_delete_permission(request, s)]
+        kept = len(selected) - len(allowed)
+        if not confirmed(request):
+            return render_confirmation(
+                request,
+                self,
+                title=gettext("Delete suppressed addresses"),
+                question=gettext(
+                    "Delete these entries? Mail to these addresses can go out again."
+                ),
+                objects=allowed,
+                skipped=[s for s in selected if s not in allowed],
+                skipped_note=gettext(
+                    "These stay: only the recipient can undo their unsubscribe, "
+                    "only managers remove site-wide entries."
+                ),
+                hidden=bulk_action_fields("delete_selected", allowed),
+                submit_label=gettext("Delete"),
+                danger=True,
+            )
         Suppression.objects.filter(pk__in=[s.pk for s in allowed]).delete()
         self.message_user(
             request,
@@ -482,6 +503,7 @@ class SuppressionAdmin(OwnedModelAdmin[Suppression]):
                 % {"count": kept},
                 messages.WARNING,
             )
+        return None
 
     def save_model(
         self,

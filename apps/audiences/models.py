@@ -203,6 +203,9 @@ class Suppression(models.Model):
             ),
         ]
         indexes = [
+            # Run resolution: one look-up per recipient finds the owner's and the
+            # site-wide entries of an address together.
+            models.Index(Lower("email"), name="suppression_email_lower_idx"),
             # The owner's page, newest first, filtered by reason.
             models.Index(
                 fields=["owner", "reason", "-created_at"],

@@ -85,21 +85,22 @@ def subscribe(request: HttpRequest, list_uuid: UUID) -> HttpResponse:
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """The link of the confirmation mail. A GET only shows the question (mail
     scanners open links); the button POSTs and confirms. Template
-    ``audiences/public/confirm.html``; context: ``subscription`` (None when the
-    link is not, or no longer, valid), ``done``, ``token``."""
-    done = False
+    ``audiences/public/confirm.html``; context: ``valid`` (False when the link is
+    not, or no longer, valid), ``done``, ``email``, ``client_list``, ``token``."""
+    context: dict[str, Any] = {"valid": False, "done": False, "token": token}
     if request.method == "POST":
         subscription = public_services.subscription_confirm(token=token)
-        done = subscription is not None
-    else:
-        subscription = public_services.subscription_from_token(token)
-    status = 200 if subscription is not None else 400
-    return render(
-        request,
-        "audiences/public/confirm.html",
-        {"subscription": subscription, "done": done, "token": token},
-        status=status,
-    )
+        if subscription is not None:
+            context.update(
+                valid=True,
+                done=True,
+                email=subscription.client.email,
+                client_list=subscription.client_list,
+            )
+    elif (asked := public_services.request_from_token(token)) is not None:
+        context.update(valid=True, email=asked.email, client_list=asked.client_list)
+    status = 200 if context["valid"] else 400
+    return render(request, "audiences/public/confirm.html", context, status=status)
 
 
 def subscribe_url(client_list: ClientList) -> str:

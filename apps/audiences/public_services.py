@@ -4,8 +4,10 @@
 What the visitor is told never depends on the address (no enumeration): every
 valid request gets the same answer, and what happens is decided here, quietly:
 
-* a new address joins at once, or, when the list asks for double opt-in, joins
-  as ``unconfirmed`` and is mailed a confirmation link;
+* a new address joins at once, or, when the list asks for double opt-in, is
+  mailed a confirmation link; nothing about it is written before that link is
+  used (no client made by a stranger's typing, none for "all my clients" to
+  reach); a client the owner already has waits as ``unconfirmed`` meanwhile;
 * an address that left (unsubscribed from the list, from the sender, or has the
   owner's ``unsubscribed`` suppression) is only ever taken back through the
   link: proof that the request comes from the mailbox itself. Confirming removes
@@ -76,6 +78,15 @@ def _client_for(*, owner: Any, email: str, full_name: str) -> Client:
     return client
 
 
+def _known_client(owner: Any, email: str) -> Client | None:
+    return (
+        Client.objects.filter(owner=owner)
+        .annotate(key=Lower("email"))
+        .filter(key=email.lower())
+        .first()
+    )
+
+
 def _suppressions(owner: Any, email: str) -> set[str]:
     """Reasons this address is suppressed for the owner ("sitewide" for any
     entry without an owner)."""
@@ -99,31 +110,54 @@ def subscription_request(
         # Bounced, complained, or kept out by the owner: nobody is mailed.
         return
     with transaction.atomic():
-        client = _client_for(owner=owner, email=email, full_name=full_name)
-        subscription, created = Subscription.objects.get_or_create(
-            client=client,
-            client_list=client_list,
-            defaults={"status": Subscription.Status.UNCONFIRMED},
+        client = _known_client(owner, email)
+        subscription = (
+            Subscription.objects.filter(client=client, client_list=client_list).first()
+            if client is not None
+            else None
         )
         left = (
             bool(reasons)
-            or client.is_unsubscribed
-            or subscription.status == Subscription.Status.UNSUBSCRIBED
+            or (client is not None and client.is_unsubscribed)
+            or (
+                subscription is not None
+                and subscription.status == Subscription.Status.UNSUBSCRIBED
+            )
         )
-        if subscription.status == Subscription.Status.SUBSCRIBED and not left:
+        if (
+            subscription is not None
+            and subscription.status == Subscription.Status.SUBSCRIBED
+            and not left
+        ):
             return
         if not client_list.double_opt_in and not left:
-            Subscription.objects.filter(pk=subscription.pk).update(
-                status=Subscription.Status.SUBSCRIBED
+            client = client or _client_for(
+                owner=owner, email=email, full_name=full_name
+            )
+            Subscription.objects.update_or_create(
+                client=client,
+                client_list=client_list,
+                defaults={"status": Subscription.Status.SUBSCRIBED},
             )
             return
-        _queue_confirmation(subscription_id=subscription.pk, language=language)
+        if client is not None and subscription is None:
+            # A client the owner has: their request shows on the list, unconfirmed.
+            Subscription.objects.get_or_create(
+                client=client,
+                client_list=client_list,
+                defaults={"status": Subscription.Status.UNCONFIRMED},
+            )
+        _queue_confirmation(
+            client_list=client_list, email=email, full_name=full_name, language=language
+        )
 
 
-def _queue_confirmation(*, subscription_id: int, language: str) -> None:
+def _queue_confirmation(
+    *, client_list: ClientList, email: str, full_name: str, language: str
+) -> None:
     from django_q.tasks import async_task
 
-    key = f"audiences:confirm-mail:{subscription_id}"
+    key = f"audiences:confirm-mail:{client_list.pk}:{email.lower()}"
     now = time.time()
     last = cache.get(key)
     if last is not None and now - last < MAIL_INTERVAL:
@@ -132,7 +166,9 @@ def _queue_confirmation(*, subscription_id: int, language: str) -> None:
     transaction.on_commit(
         lambda: async_task(
             "apps.audiences.public_services.send_subscription_confirmation",
-            subscription_id,
+            client_list.pk,
+            email,
+            full_name,
             language,
             group="subscription-mail",
         )
@@ -142,18 +178,43 @@ def _queue_confirmation(*, subscription_id: int, language: str) -> None:
 # --- the link ------------------------------------------------------------------------
 
 
-def _state(subscription: Subscription) -> str:
-    """What the link is made for: it dies once this changes (a confirmation sets
-    ``confirmed_at``, an unsubscribe changes the status)."""
-    confirmed = (
-        subscription.confirmed_at.isoformat() if subscription.confirmed_at else ""
+@dataclass(frozen=True)
+class Request:
+    """What a confirmation link asks for: this address (and name) on this list."""
+
+    client_list: ClientList
+    email: str
+    full_name: str
+    state: str
+
+
+def _state(client_list: ClientList, email: str) -> str:
+    """Where the address stands on the list now; a link is made for one state and
+    dies once it changes (a confirmation sets ``confirmed_at``, an unsubscribe
+    changes the status), so it works once."""
+    subscription = (
+        Subscription.objects.filter(client_list=client_list)
+        .annotate(key=Lower("client__email"))
+        .filter(key=email.lower(), client__owner_id=client_list.owner_id)
+        .first()
     )
-    return f"{subscription.status}|{confirmed}"
+    return "none" if subscription is None else _state_of(subscription)
 
 
-def confirmation_token(subscription: Subscription) -> str:
+def _state_of(subscription: Subscription) -> str:
+    confirmed = subscription.confirmed_at
+    return f"{subscription.status}|{confirmed.isoformat() if confirmed else ''}"
+
+
+def confirmation_token(client_list: ClientList, email: str, full_name: str) -> str:
     return signing.dumps(
-        {"s": subscription.pk, "v": _state(subscription)}, salt=TOKEN_SALT
+        {
+            "l": client_list.pk,
+            "e": email,
+            "n": full_name,
+            "v": _state(client_list, email),
+        },
+        salt=TOKEN_SALT,
     )
 
 
@@ -161,41 +222,55 @@ def _max_age() -> int:
     return settings.MAILSHOT_CONFIRMATION_MAX_AGE_DAYS * 24 * 60 * 60
 
 
-def subscription_from_token(token: str) -> Subscription | None:
-    """The subscription a link is for, while the link is valid: signed with our
-    salt, younger than MAILSHOT_CONFIRMATION_MAX_AGE_DAYS, never used."""
+def request_from_token(token: str) -> Request | None:
+    """The request a link is for, while the link is valid: signed with our salt,
+    younger than MAILSHOT_CONFIRMATION_MAX_AGE_DAYS, never used."""
     try:
         data = signing.loads(token, salt=TOKEN_SALT, max_age=_max_age())
-        pk, state = int(data["s"]), str(data["v"])
+        list_id, email = int(data["l"]), str(data["e"])
+        full_name, state = str(data["n"]), str(data["v"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    subscription = (
-        Subscription.objects.select_related("client", "client_list")
-        .filter(pk=pk)
-        .first()
-    )
-    if subscription is None or _state(subscription) != state:
+    client_list = ClientList.objects.select_related("owner").filter(pk=list_id).first()
+    if client_list is None or _state(client_list, email) != state:
         return None
-    return subscription
+    return Request(client_list, email, full_name, state)
 
 
 def subscription_confirm(*, token: str) -> Subscription | None:
-    """Confirm the subscription of a valid link (once: a conditional UPDATE on the
-    state the link was made for decides), and undo the recipient's own earlier
-    unsubscribe from this sender. None when the link is not (or no longer) valid."""
-    subscription = subscription_from_token(token)
-    if subscription is None:
+    """Subscribe the address of a valid link (once: the state the link was made
+    for must still hold, checked again by a conditional UPDATE), making the client
+    if the owner has none, and undo the recipient's own earlier unsubscribe from
+    this sender. None when the link is not (or no longer) valid."""
+    request = request_from_token(token)
+    if request is None:
         return None
-    now = timezone.now()
-    client = subscription.client
+    client_list, now = request.client_list, timezone.now()
     with transaction.atomic():
-        taken = Subscription.objects.filter(
-            pk=subscription.pk,
-            status=subscription.status,
-            confirmed_at=subscription.confirmed_at,
-        ).update(status=Subscription.Status.SUBSCRIBED, confirmed_at=now)
-        if not taken:
-            return None
+        client = _client_for(
+            owner=client_list.owner, email=request.email, full_name=request.full_name
+        )
+        subscription, created = Subscription.objects.get_or_create(
+            client=client,
+            client_list=client_list,
+            defaults={
+                "status": Subscription.Status.SUBSCRIBED,
+                "confirmed_at": now,
+            },
+        )
+        if not created:
+            # The link's state must still hold, and only one confirmation wins.
+            taken = _state_of(
+                subscription
+            ) == request.state and Subscription.objects.filter(
+                pk=subscription.pk,
+                status=subscription.status,
+                confirmed_at=subscription.confirmed_at,
+            ).update(status=Subscription.Status.SUBSCRIBED, confirmed_at=now)
+            if not taken:
+                return None
+            subscription.status = Subscription.Status.SUBSCRIBED
+            subscription.confirmed_at = now
         Suppression.objects.annotate(key=Lower("email")).filter(
             owner_id=client.owner_id,
             reason=Suppression.Reason.UNSUBSCRIBED,
@@ -204,34 +279,26 @@ def subscription_confirm(*, token: str) -> Subscription | None:
         Client.objects.filter(pk=client.pk, is_unsubscribed=True).update(
             is_unsubscribed=False, unsubscribed_at=None, updated_at=now
         )
-    subscription.status, subscription.confirmed_at = (
-        Subscription.Status.SUBSCRIBED,
-        now,
-    )
+    subscription.client = client
     return subscription
 
 
 # --- the mail ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ConfirmationMail:
-    subject: str
-    text: str
-    html: str
+def confirmation_url(client_list: ClientList, email: str, full_name: str) -> str:
+    token = confirmation_token(client_list, email, full_name)
+    return f"{settings.SITE_URL}{reverse('audiences:confirm', args=[token])}"
 
 
-def confirmation_url(subscription: Subscription) -> str:
-    path = reverse("audiences:confirm", args=[confirmation_token(subscription)])
-    return f"{settings.SITE_URL}{path}"
-
-
-def confirmation_email(subscription: Subscription) -> EmailMultiAlternatives:
+def confirmation_email(
+    client_list: ClientList, email: str, full_name: str
+) -> EmailMultiAlternatives:
     """The double opt-in mail, built from templates
     ``audiences/public/emails/confirm{_subject.txt,.txt,.html}``."""
     context = {
-        "client_list": subscription.client_list,
-        "confirmation_url": confirmation_url(subscription),
+        "client_list": client_list,
+        "confirmation_url": confirmation_url(client_list, email, full_name),
         "max_age_days": settings.MAILSHOT_CONFIRMATION_MAX_AGE_DAYS,
         "site_url": settings.SITE_URL,
     }
@@ -242,7 +309,7 @@ def confirmation_email(subscription: Subscription) -> EmailMultiAlternatives:
         subject=subject,
         body=render_to_string("audiences/public/emails/confirm.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscription.client.email],
+        to=[email],
         headers={"Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(
@@ -251,24 +318,16 @@ def confirmation_email(subscription: Subscription) -> EmailMultiAlternatives:
     return message
 
 
-def send_subscription_confirmation(subscription_id: int, language: str = "") -> None:
+def send_subscription_confirmation(
+    list_id: int, email: str, full_name: str = "", language: str = ""
+) -> None:
     """Task: mail the confirmation link (made here, in the worker, so no link is
-    stored in the queue). Nothing when the subscription is gone or confirmed."""
+    stored in the queue). Nothing when the list is gone."""
     from apps.users.tasks import send_with_retries
 
-    subscription = (
-        Subscription.objects.select_related("client", "client_list")
-        .filter(pk=subscription_id)
-        .first()
-    )
-    if subscription is None:
+    client_list = ClientList.objects.filter(pk=list_id).first()
+    if client_list is None:
         return
-    if (
-        subscription.status == Subscription.Status.SUBSCRIBED
-        and subscription.confirmed_at is not None
-        and not subscription.client.is_unsubscribed
-    ):
-        return  # confirmed through an earlier mail meanwhile
     with translation.override(language or settings.LANGUAGE_CODE):
-        message = confirmation_email(subscription)
+        message = confirmation_email(client_list, email, full_name)
     send_with_retries(message)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
@@ -313,9 +314,18 @@ class ClientAdmin(ClientImportAdminMixin, ImportExportMixin, OwnedModelAdmin[Cli
                 count,
             )
         ) % {"count": count}
-        hidden = bulk_action_fields(action_name, clients.only("pk"))
         if selected:
-            hidden.append(("select_across", "1"))
+            # All the (filtered) clients: the changelist's address keeps the filters,
+            # so the ids need not travel (they may be 100,000).
+            # Django acts on a confirmation only with some ids posted: the page's.
+            page_ids = request.POST.getlist(ACTION_CHECKBOX_NAME)[:100]
+            hidden = [
+                *bulk_action_fields(action_name, []),
+                *((ACTION_CHECKBOX_NAME, pk) for pk in page_ids),
+                ("select_across", "1"),
+            ]
+        else:
+            hidden = bulk_action_fields(action_name, clients.only("pk"))
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Add to list") if adding else gettext("Remove from list"),

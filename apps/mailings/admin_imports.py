@@ -182,7 +182,9 @@ class ClientImportAdminMixin(_ClientAdminBase):
         the list the clients join. "Update the preview" draws it again with the
         changes; "Import" queues the job. Template
         ``mailings/admin/client_import_preview.html``."""
-        if not self.has_import_permission(request):
+        # Only the uploader checks and starts their import: a superuser who may
+        # follow anyone's job must not pour someone's file into their own list.
+        if job.owner_id != request.user.pk or not self.has_import_permission(request):
             raise PermissionDenied
         is_csv = job.file_format == ClientImport.Format.CSV
         lists = audience_selectors.owner_lists(request.user)

@@ -60,6 +60,7 @@ from apps.mailings.import_files import (
     cell_text,
 )
 from apps.mailings.models import Client, ClientImport
+from apps.mailings.sending.claims import column
 from apps.mailings.services import grant_owner_permissions_new
 
 logger = logging.getLogger(__name__)
@@ -537,15 +538,15 @@ def _subscribe(client_list: ClientList, client_ids: list[int], now: Any) -> None
     quote = connection.ops.quote_name
     subscription, client = Subscription._meta, Client._meta
     columns = ", ".join(
-        quote(subscription.get_field(name).column)
+        quote(column(subscription, name))
         for name in ("client", "client_list", "status", "created_at")
     )
     ids = ", ".join(["%s"] * len(client_ids))
     # Only quoted names from the models' meta and placeholders are formatted in.
     sql = (
         f"INSERT INTO {quote(subscription.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT {quote(client.pk.column)}, %s, %s, %s "
-        f"FROM {quote(client.db_table)} WHERE {quote(client.pk.column)} IN ({ids}) "
+        f"SELECT {quote(column(client, 'id'))}, %s, %s, %s "
+        f"FROM {quote(client.db_table)} WHERE {quote(column(client, 'id'))} IN ({ids}) "
         "ON CONFLICT DO NOTHING"
     )
     params = [

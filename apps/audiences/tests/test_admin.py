@@ -553,3 +553,48 @@ def test_a_large_segments_page_counts_no_further_than_its_cap(
         _rules_post(("email_domain", "", "alice.example")),
     )
     assert preview.json()["count"] == 2
+
+
+def test_deleting_selected_entries_asks_first_and_keeps_the_recipients_own(
+    browser, world
+):
+    services.recipient_unsubscribed(client=world["ann"])
+    own = Suppression.objects.get(email="ann@alice.example")
+    manual = world["manual"]
+    http = browser("alice")
+    url = reverse("admin:audiences_suppression_changelist")
+    selection = {"action": "delete_selected", "_selected_action": [own.pk, manual.pk]}
+    page = http.post(url, selection)
+    assert page.status_code == 200
+    assert "only the recipient can undo" in page.content.decode()
+    assert Suppression.objects.filter(pk=manual.pk).exists()
+    http.post(url, {**selection, "post": "yes"})
+    assert not Suppression.objects.filter(pk=manual.pk).exists()
+    assert Suppression.objects.filter(pk=own.pk).exists()
+
+
+def test_add_to_list_for_all_filtered_clients_sends_only_the_pages_ids(browser, world):
+    http = browser("alice")
+    url = reverse("admin:mailings_client_changelist")
+    page = http.post(
+        url,
+        {
+            "action": "add_to_list",
+            "select_across": "1",
+            "_selected_action": [world["ann"].pk],
+        },
+    )
+    body = page.content.decode()
+    assert 'name="select_across" value="1"' in body
+    assert body.count('name="_selected_action"') == 1  # the page's, not everyone's
+    http.post(
+        url,
+        {
+            "action": "add_to_list",
+            "select_across": "1",
+            "post": "yes",
+            "client_list": world["list"].pk,
+            "_selected_action": [world["ann"].pk],
+        },
+    )
+    assert world["list"].subscriptions.count() == 2

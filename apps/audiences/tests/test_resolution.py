@@ -212,3 +212,18 @@ def test_the_ledger_is_filled_by_one_insert_whatever_the_number_of_recipients(
     assert len(inserts) == 1
     assert attempt.total_count == 30
     assert Delivery.objects.filter(attempt=attempt).count() == 30
+
+
+def test_a_client_subscribed_to_one_targeted_list_gets_it_though_they_left_another(
+    sink, alice
+):
+    reader = ClientFactory(owner=alice, email="reader@example.org")
+    news = ClientListFactory(owner=alice, members=[reader])
+    offers = ClientListFactory(owner=alice, members=[reader])
+    Subscription.objects.filter(client=reader, client_list=offers).update(
+        status="unsubscribed"
+    )
+
+    sending.run_mailing_now(_mailing(alice, lists=[news, offers]).pk)
+
+    assert _received(sink) == ["reader@example.org"]
