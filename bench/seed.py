@@ -43,8 +43,22 @@ def seed_clients(user: User, n: int) -> None:
     grant_owner_permissions(owner=user, objects=Client.objects.filter(owner=user))
 
 
+# The HTML message of the "send N, HTML" rows: about 10 KB once in the default layout
+# with its CSS inlined, five links, and a text part made from it.
+_PARAGRAPH = (
+    "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
+    "tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, "
+    "quis nostrud exercitation ullamco laboris.</p>"
+)
+HTML_BODY = "<h2>Hello {{ full_name }}</h2>" + "".join(
+    _PARAGRAPH * 7
+    + f'<p><a class="button" href="https://example.com/news/{i}">Story {i}</a></p>'
+    for i in range(5)
+)
+
+
 @transaction.atomic
-def seed_mailing(n: int) -> int:
+def seed_mailing(n: int, *, html: bool = False) -> int:
     from apps.mailings.models import Client, Mailing, Message
     from apps.mailings.services import grant_owner_permissions
 
@@ -55,8 +69,11 @@ def seed_mailing(n: int) -> int:
         owner=user,
         subject="News for {{ full_name }}",
         # The same text as the other senders send (bench/workloads.py BODY).
-        body="Hello {{ full_name }},\n\nThis is the monthly news.\n"
+        body=""
+        if html
+        else "Hello {{ full_name }},\n\nThis is the monthly news.\n"
         + "Lorem ipsum dolor sit amet. " * 20,
+        body_html=HTML_BODY if html else "",
     )
     now = timezone.now()
     mailing = Mailing.objects.create(

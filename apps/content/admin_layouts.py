@@ -29,7 +29,7 @@ from apps.core.http import AuthenticatedHttpRequest
 from apps.core.validators import parse_id
 
 
-class LayoutForm(forms.ModelForm):  # type: ignore[type-arg]
+class LayoutForm(forms.ModelForm):
     class Meta:
         model = Layout
         fields = ["name", "html"]

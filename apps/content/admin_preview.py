@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -42,12 +41,12 @@ PREVIEW_ACTION = "preview_and_test"
 class ContentPreviewMixin:
     """For an admin of messages or of mailings (an OwnedModelAdmin)."""
 
-    model: type[Model]
+    model: Any
     admin_site: Any
     actions_detail: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         names = list(getattr(self, "actions_detail", None) or [])
         if PREVIEW_ACTION not in names:
             self.actions_detail = [PREVIEW_ACTION, *names]

@@ -12,9 +12,11 @@ import css_inline
 from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext
-from inscriptis import get_text
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.model.config import ParserConfig
+
+# inscriptis ships no type information (and pyproject's list is not ours to edit).
+from inscriptis import get_text  # type: ignore[import-untyped]
+from inscriptis.css_profiles import CSS_PROFILES  # type: ignore[import-untyped]
+from inscriptis.model.config import ParserConfig  # type: ignore[import-untyped]
 
 from apps.content.placeholders import CONTENT
 
@@ -54,7 +56,6 @@ td, th { padding: 4px 8px; }
 </p>
 </div>
 """
-
 
 
 def default_layout(language: str) -> str:

@@ -140,9 +140,7 @@ class FooterText(TimeStampedModel):
         related_name="footer_texts",
         verbose_name=_("owner"),
     )
-    language = models.CharField(
-        _("language"), max_length=2, choices=Language.choices
-    )
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     text = models.TextField(_("text"), validators=[validate_no_control_characters])
 
     class Meta:

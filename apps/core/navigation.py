@@ -71,6 +71,7 @@ def sidebar_navigation(request: HttpRequest) -> list[dict]:
                 _link(request, _("Mailings"), "campaign", "mailings.Mailing"),
                 _link(request, _("Clients"), "group", "mailings.Client"),
                 _link(request, _("Messages"), "mail", "mailings.Message"),
+                _link(request, _("Layouts"), "web", "content.Layout"),
                 _link(request, _("Attempts"), "history", "mailings.Attempt"),
                 _link(
                     request,

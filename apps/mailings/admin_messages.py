@@ -47,7 +47,7 @@ class EmailEditorWidget(CKEditor5Widget):
         return mark_safe(html.replace(blog, ours))  # noqa: S308 - the widget's own HTML
 
 
-class MessageForm(IdChoicesGuardMixin, forms.ModelForm):  # type: ignore[type-arg]
+class MessageForm(IdChoicesGuardMixin, forms.ModelForm):
     class Meta:
         model = Message
         fields = ["subject", "body_html", "body", "layout", "language"]

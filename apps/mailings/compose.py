@@ -23,7 +23,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import TYPE_CHECKING
@@ -263,9 +263,6 @@ class MessageTemplate:
     @classmethod
     def for_mailing(cls, mailing: Mailing) -> MessageTemplate:
         return cls(content_of_mailing(mailing))
-
-    def with_content(self, **changes: str) -> MessageTemplate:
-        return MessageTemplate(replace(self.content, **changes))
 
     def _date(self) -> bytes:
         second = int(time.time())

@@ -172,7 +172,8 @@ class Message(TimeStampedModel):
             raise ValidationError(
                 {"body": _("Write the message: its text, its HTML or both.")}
             )
-        if self.layout_id and self.owner_id and self.layout.owner_id != self.owner_id:
+        layout = self.layout if self.layout_id else None
+        if layout is not None and self.owner_id and layout.owner_id != self.owner_id:
             raise ValidationError({"layout": _("Choose one of your own layouts.")})
 
 

@@ -45,7 +45,9 @@ def test_an_html_message_is_saved_clean_with_a_text_part_left_to_be_made(
         reverse("admin:mailings_message_add"),
         {
             "subject": "Hi {{ first_name }}",
-            "body_html": '<p>Hi</p><script>alert(1)</script><img src="/media/mail/a.png">',
+            "body_html": (
+                '<p>Hi</p><script>alert(1)</script><img src="/media/mail/a.png">'
+            ),
             "body": "",
             "layout": layout.pk,
             "language": "ru",

@@ -100,7 +100,10 @@ def test_a_message_with_a_layout_is_previewed_in_it(login, alice, message):
     layout = Layout.objects.create(
         owner=alice,
         name="Mine",
-        html='<div class="frame">MYFRAME {{ content }}<a href="{{ unsubscribe_url }}">u</a></div>',
+        html=(
+            '<div class="frame">MYFRAME {{ content }}'
+            '<a href="{{ unsubscribe_url }}">u</a></div>'
+        ),
     )
     permissions.owner_permissions_grant(owner=alice, objects=layout)
     Message.objects.filter(pk=message.pk).update(layout=layout)

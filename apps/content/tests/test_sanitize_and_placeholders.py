@@ -90,7 +90,7 @@ def test_what_the_email_editor_produces_survives_with_absolute_image_urls(settin
     "text",
     [
         "Hi {{ full_name }}, {{first_name}} {{  email }} {{ unsubscribe_url }}",
-        "{{ today }} {{ attr.city }} {{ attr.plan_2|default:\"free\" }}",
+        '{{ today }} {{ attr.city }} {{ attr.plan_2|default:"free" }}',
         "No placeholders at all { } {x}",
     ],
 )
@@ -166,7 +166,9 @@ def test_a_stored_message_is_cleaned_whatever_the_write_path(alice):
 
 def test_values_are_escaped_in_html_and_defaults_fill_missing_attributes():
     context = {"full_name": "<b>&</b>"}
-    assert substitute("{{ full_name }}", context, html=True) == "&lt;b&gt;&amp;&lt;/b&gt;"
+    assert (
+        substitute("{{ full_name }}", context, html=True) == "&lt;b&gt;&amp;&lt;/b&gt;"
+    )
     assert substitute("{{ full_name }}", context) == "<b>&</b>"
     text = '{{ attr.city|default:"Paris" }}/{{ attr.plan }}'
     assert substitute(text, {}, {"plan": "pro"}) == "Paris/pro"

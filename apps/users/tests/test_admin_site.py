@@ -14,7 +14,7 @@ from apps.core.navigation import sidebar_navigation
 
 pytestmark = pytest.mark.django_db
 
-MAILINGS = ["Mailings", "Clients", "Messages", "Attempts"]
+MAILINGS = ["Mailings", "Clients", "Messages", "Layouts", "Attempts"]
 TASKS = ["Schedules", "Successful tasks", "Failed tasks"]
 SENDING = ["Sender addresses", "Footers"]
 
