@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -9,6 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from import_export.formats.base_formats import CSV, XLSX
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -104,7 +107,7 @@ class ClientImportAdminMixin(_ClientAdminBase):
             "form": form,
             "opts": self.opts,
             "media": self.media + form.media,
-            "rules": imports.IMPORT_RULES,
+            "rules": _columns_as_code(str(imports.IMPORT_RULES)),
             "limits": import_files.ImportLimits.from_settings(),
             "recent_imports": selectors.visible_client_imports(request.user).filter(
                 owner=request.user
@@ -156,3 +159,11 @@ class ClientImportAdminMixin(_ClientAdminBase):
         response = JsonResponse(import_jobs.job_progress(job))
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _columns_as_code(rules: str) -> SafeString:
+    """The import rules with the file's column names (before the first ";") shown
+    as literal names, which they are in every language."""
+    columns, sep, rest = conditional_escape(rules).partition(";")
+    columns = re.sub(r"\b(email|full_name|comment)\b", r"<code>\1</code>", columns)
+    return mark_safe(columns + sep + rest)  # noqa: S308 - escaped above
