@@ -140,3 +140,20 @@ def test_a_message_read_only_keeps_its_line_breaks(alice, manager, login):
     )
 
     assert "Hello,<br>world<br><br>Bye" in body
+
+
+def test_deleting_a_client_in_a_mailing_lists_no_through_or_permission_rows(
+    alice, login
+):
+    client = ClientFactory(owner=alice)
+    MailingFactory(owner=alice, clients=[client])
+
+    body = (
+        login(alice)
+        .get(reverse("admin:mailings_client_delete", args=[client.pk]))
+        .content.decode()
+    )
+
+    assert "Delete client “" in body
+    assert "_clients" not in body.lower()
+    assert "object permission" not in body.lower()
