@@ -28,7 +28,7 @@ from django.utils.functional import Promise
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class ModelTexts:
     changed: str | Promise
     deleted: str | Promise
     delete_question: str | Promise
+    # "Delete selected" of the lists without a delete page of their own: a plural.
+    deleted_many: str | Promise | None = None
 
 
 TEXTS: dict[str, ModelTexts] = {
@@ -95,6 +97,9 @@ TEXTS: dict[str, ModelTexts] = {
         changed=_("Post “%(obj)s” saved."),
         deleted=_("Post “%(obj)s” deleted."),
         delete_question=_("Delete post “%(obj)s”?"),
+        deleted_many=ngettext_lazy(
+            "%(count)d post deleted.", "%(count)d posts deleted.", "count"
+        ),
     ),
     "users.user": ModelTexts(
         add=_("Add person"),
@@ -103,6 +108,9 @@ TEXTS: dict[str, ModelTexts] = {
         changed=_("Account “%(obj)s” saved."),
         deleted=_("Account “%(obj)s” deleted."),
         delete_question=_("Delete account “%(obj)s”?"),
+        deleted_many=ngettext_lazy(
+            "%(count)d account deleted.", "%(count)d accounts deleted.", "count"
+        ),
     ),
     "auth.group": ModelTexts(
         add=_("Add group"),
@@ -111,6 +119,9 @@ TEXTS: dict[str, ModelTexts] = {
         changed=_("Group “%(obj)s” saved."),
         deleted=_("Group “%(obj)s” deleted."),
         delete_question=_("Delete group “%(obj)s”?"),
+        deleted_many=ngettext_lazy(
+            "%(count)d group deleted.", "%(count)d groups deleted.", "count"
+        ),
     ),
 }
 
@@ -180,6 +191,18 @@ class AdminTextsMixin(_AdminBase):
         self, request: HttpRequest, event: str, obj: Model | str
     ) -> SafeString:
         texts = texts_for(self.model)
+        if event == "deleted_many":
+            count = int(str(obj))
+            if texts.deleted_many is not None:
+                return conditional_escape(str(texts.deleted_many % {"count": count}))
+            return conditional_escape(
+                ngettext(
+                    "Deleted: %(model)s, %(count)d.",
+                    "Deleted: %(model)s, %(count)d.",
+                    count,
+                )
+                % {"model": self.opts.verbose_name_plural, "count": count}
+            )
         if "_saveasnew" in request.POST:
             event = "added"
         name: object = obj
@@ -216,6 +239,13 @@ class AdminTextsMixin(_AdminBase):
     ) -> HttpResponse:
         with self._saying(request, "deleted", obj_display):
             return super().response_delete(request, obj_display, obj_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        """Django's "Delete selected" reports "Successfully deleted 5 posts" next:
+        in our words, with the plural the language wants."""
+        count = len(queryset)
+        super().delete_queryset(request, queryset)
+        request._admin_text_event = ("deleted_many", str(count))  # type: ignore[attr-defined]
 
     def changeform_view(
         self,

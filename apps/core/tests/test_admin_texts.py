@@ -157,3 +157,24 @@ def test_deleting_a_client_in_a_mailing_lists_no_through_or_permission_rows(
     assert "Delete client “" in body
     assert "_clients" not in body.lower()
     assert "object permission" not in body.lower()
+
+
+def test_deleting_selected_posts_in_russian_uses_the_plural_the_number_wants(
+    editor, login
+):
+    from tests.factories import PostFactory
+
+    posts = [PostFactory() for _ in range(5)]
+    http = ru(login(editor))
+
+    response = http.post(
+        reverse("admin:blog_post_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [p.pk for p in posts],
+            "post": "yes",
+        },
+        HTTP_ACCEPT_LANGUAGE="ru",
+    )
+
+    assert said(response) == ["Удалено 5 статей."]
