@@ -41,6 +41,8 @@ NOT_WORDS = re.compile(
     r"\S+@\S+|https?://\S+|/\S*"
     # code: dotted paths, snake_case and kebab-case names, template placeholders
     r"|\{\{[^}]*\}\}|\w+(?:[._]\w+)+|[a-z]+(?:-[a-z]+){2,}"
+    # masked values (a password hash's salt: "dbeb******")
+    r"|\S*\*\S*"
 )
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z’'-]{2,}")
 # Superuser-only pages of libraries whose object names and some labels are English in

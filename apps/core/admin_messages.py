@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.db.models import Model
@@ -28,8 +28,19 @@ from django.utils.functional import Promise
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from unfold.admin import ModelAdmin
+
+    # What the mixin is mixed into, for the type checker only: at run time it stays a
+    # plain class in front of the ModelAdmin.
+    class _AdminBase(ModelAdmin):
+        pass
+
+else:
+    _AdminBase = object
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class ModelTexts:
     changed: str | Promise
     deleted: str | Promise
     delete_question: str | Promise
+    # "Delete selected" of the lists without a delete page of their own: a plural.
+    deleted_many: str | Promise | None = None
 
 
 TEXTS: dict[str, ModelTexts] = {
@@ -84,6 +97,9 @@ TEXTS: dict[str, ModelTexts] = {
         changed=_("Post “%(obj)s” saved."),
         deleted=_("Post “%(obj)s” deleted."),
         delete_question=_("Delete post “%(obj)s”?"),
+        deleted_many=ngettext_lazy(
+            "%(count)d post deleted.", "%(count)d posts deleted.", "count"
+        ),
     ),
     "users.user": ModelTexts(
         add=_("Add person"),
@@ -92,6 +108,9 @@ TEXTS: dict[str, ModelTexts] = {
         changed=_("Account “%(obj)s” saved."),
         deleted=_("Account “%(obj)s” deleted."),
         delete_question=_("Delete account “%(obj)s”?"),
+        deleted_many=ngettext_lazy(
+            "%(count)d account deleted.", "%(count)d accounts deleted.", "count"
+        ),
     ),
     "auth.group": ModelTexts(
         add=_("Add group"),
@@ -100,6 +119,9 @@ TEXTS: dict[str, ModelTexts] = {
         changed=_("Group “%(obj)s” saved."),
         deleted=_("Group “%(obj)s” deleted."),
         delete_question=_("Delete group “%(obj)s”?"),
+        deleted_many=ngettext_lazy(
+            "%(count)d group deleted.", "%(count)d groups deleted.", "count"
+        ),
     ),
 }
 
@@ -122,7 +144,8 @@ def texts_for(model: type[Model]) -> ModelTexts:
 
 def sentence(text: str | Promise, obj: object) -> SafeString:
     """``text`` with the object's name (escaped, or an escaped link) put in."""
-    return mark_safe(conditional_escape(str(text)) % {"obj": conditional_escape(obj)})  # noqa: S308 - both parts escaped
+    name = obj if isinstance(obj, str) else str(obj)
+    return mark_safe(conditional_escape(str(text)) % {"obj": conditional_escape(name)})  # noqa: S308 - both parts escaped
 
 
 # Models a person never thinks of as things of their own: guardian's permission rows,
@@ -131,19 +154,18 @@ def _internal(model: type[Model]) -> bool:
     opts = model._meta
     return (
         opts.auto_created is not False
-        or opts.model_name.endswith(("objectpermission", "permission"))
+        or (opts.model_name or "").endswith(("objectpermission", "permission"))
         or opts.app_label in {"admin", "guardian", "contenttypes", "sessions"}
     )
 
 
-class AdminTextsMixin:
+class AdminTextsMixin(_AdminBase):
     """Our sentences in place of Django's generic ones, on every admin page."""
 
-    model: type[Model]
-    opts: Any
-
     @contextmanager
-    def _saying(self, request: HttpRequest, event: str, obj: Model) -> Iterator[None]:
+    def _saying(
+        self, request: HttpRequest, event: str, obj: Model | str
+    ) -> Iterator[None]:
         """While Django answers a save or delete, its one success message is ours."""
         request._admin_text_event = (event, obj)  # type: ignore[attr-defined]
         try:
@@ -155,7 +177,7 @@ class AdminTextsMixin:
         self,
         request: HttpRequest,
         message: Any,
-        level: int = messages.INFO,
+        level: int | str = messages.INFO,
         extra_tags: str = "",
         fail_silently: bool = False,
     ) -> None:
@@ -163,16 +185,28 @@ class AdminTextsMixin:
         if event is not None and level == messages.SUCCESS:
             request.__dict__.pop("_admin_text_event", None)
             message = self._own_message(request, *event)
-        super().message_user(  # type: ignore[misc]
-            request, message, level, extra_tags, fail_silently
-        )
+        super().message_user(request, message, level, extra_tags, fail_silently)
 
-    def _own_message(self, request: HttpRequest, event: str, obj: Model) -> SafeString:
+    def _own_message(
+        self, request: HttpRequest, event: str, obj: Model | str
+    ) -> SafeString:
         texts = texts_for(self.model)
+        if event == "deleted_many":
+            count = int(str(obj))
+            if texts.deleted_many is not None:
+                return conditional_escape(str(texts.deleted_many % {"count": count}))
+            return conditional_escape(
+                ngettext(
+                    "Deleted: %(model)s, %(count)d.",
+                    "Deleted: %(model)s, %(count)d.",
+                    count,
+                )
+                % {"model": self.opts.verbose_name_plural, "count": count}
+            )
         if "_saveasnew" in request.POST:
             event = "added"
         name: object = obj
-        if event != "deleted":
+        if isinstance(obj, Model):
             try:
                 url = reverse(
                     f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
@@ -194,17 +228,24 @@ class AdminTextsMixin:
         self, request: HttpRequest, obj: Model, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         with self._saying(request, "added", obj):
-            return super().response_add(request, obj, *args, **kwargs)  # type: ignore[misc]
+            return super().response_add(request, obj, *args, **kwargs)
 
     def response_change(self, request: HttpRequest, obj: Model) -> HttpResponse:
         with self._saying(request, "changed", obj):
-            return super().response_change(request, obj)  # type: ignore[misc]
+            return super().response_change(request, obj)
 
     def response_delete(
         self, request: HttpRequest, obj_display: str, obj_id: Any
     ) -> HttpResponse:
-        with self._saying(request, "deleted", obj_display):  # type: ignore[arg-type]
-            return super().response_delete(request, obj_display, obj_id)  # type: ignore[misc]
+        with self._saying(request, "deleted", obj_display):
+            return super().response_delete(request, obj_display, obj_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        """Django's "Delete selected" reports "Successfully deleted 5 posts" next:
+        in our words, with the plural the language wants."""
+        count = len(queryset)
+        super().delete_queryset(request, queryset)
+        request._admin_text_event = ("deleted_many", str(count))  # type: ignore[attr-defined]
 
     def changeform_view(
         self,
@@ -216,9 +257,7 @@ class AdminTextsMixin:
         extra_context = extra_context or {}
         if object_id is None and "title" not in extra_context:
             extra_context["title"] = texts_for(self.model).new
-        return super().changeform_view(  # type: ignore[misc]
-            request, object_id, form_url, extra_context
-        )
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def delete_view(
         self,
@@ -227,20 +266,22 @@ class AdminTextsMixin:
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         extra_context = extra_context or {}
-        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        obj = self.get_object(request, object_id)
         if obj is not None:
             extra_context.setdefault(
                 "delete_question",
                 sentence(texts_for(self.model).delete_question, obj),
             )
-        return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+        return super().delete_view(request, object_id, extra_context)
 
     def get_deleted_objects(
-        self, objs: Any, request: HttpRequest
+        self,
+        objs: Any,
+        request: Any,  # an AuthenticatedHttpRequest in OwnedModelAdmin
     ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
         """Django's list without the rows nobody recognises: what goes is the object
         itself and counts of the kinds a person knows (mailings, attempts, …)."""
-        deleted, model_count, perms_needed, protected = super().get_deleted_objects(  # type: ignore[misc]
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(
             objs, request
         )
         hidden = {str(model._meta.verbose_name_plural) for model in _internal_models()}

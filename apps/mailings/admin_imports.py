@@ -3,6 +3,7 @@ the job's pages (its preview, then its progress and result)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -11,6 +12,8 @@ from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from import_export.formats.base_formats import CSV, XLSX
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -126,7 +129,7 @@ class ClientImportAdminMixin(_ClientAdminBase):
             "form": form,
             "opts": self.opts,
             "media": self.media + form.media,
-            "rules": imports.IMPORT_RULES,
+            "rules": _columns_as_code(str(imports.IMPORT_RULES)),
             "limits": import_files.ImportLimits.from_settings(),
             "recent_imports": selectors.visible_client_imports(request.user).filter(
                 owner=request.user
@@ -291,3 +294,11 @@ class ClientImportAdminMixin(_ClientAdminBase):
         response = JsonResponse(import_jobs.job_progress(job))
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _columns_as_code(rules: str) -> SafeString:
+    """The import rules with the file's column names (before the first ";") shown
+    as literal names, which they are in every language."""
+    columns, sep, rest = conditional_escape(rules).partition(";")
+    columns = re.sub(r"\b(email|full_name|comment)\b", r"<code>\1</code>", columns)
+    return mark_safe(columns + sep + rest)  # noqa: S308 - escaped above

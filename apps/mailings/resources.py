@@ -34,7 +34,7 @@ class ClientResource(resources.ModelResource):
         """The export page's list of what a file holds, in the reader's language
         (the file's own headers stay ``full_name`` etc., so that it imports back)."""
         return [
-            str(capfirst(Client._meta.get_field(name).verbose_name))
+            str(capfirst(getattr(Client._meta.get_field(name), "verbose_name", name)))
             for name in cls._meta.export_order
         ]
 

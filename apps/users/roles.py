@@ -98,8 +98,10 @@ def permission_display_name(permission: Permission) -> str:
     if model is None:
         return permission.name
     action, _, model_name = permission.codename.partition("_")
-    label = PERMISSION_ACTIONS.get(action)
-    if label is None or model_name != model._meta.model_name:
+    builtin = PERMISSION_ACTIONS.get(action)
+    if builtin is not None and model_name == model._meta.model_name:
+        label = str(builtin)
+    else:
         label = gettext(permission.name)
     return f"{capfirst(model._meta.verbose_name_plural)}: {label}"
 

@@ -19,6 +19,7 @@ import pytest
 from django.utils import translation
 from playwright.sync_api import Page, expect
 
+from apps.users import session_notices
 from tests.e2e.stack import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.smtp]
@@ -431,6 +432,10 @@ def test_manager_disables_and_blocks(people, stack, lang, journal, shot):
     owner_page = people.page("owner")
     owner_page.goto("/admin/mailings/mailing/")
     expect(owner_page).to_have_url(re.compile(r"/admin/login/"))
+    # …and the login page says why.
+    with translation.override(lang):
+        reason = session_notices.reason_text(session_notices.BLOCKED)
+    expect(owner_page.locator("body")).to_contain_text(reason)
     shot("owner-cut-off")
     login_form = owner_page.locator("#login-form")
     login_form.locator("input[name=username]").fill(owner)

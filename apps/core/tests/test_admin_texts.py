@@ -4,6 +4,8 @@ recognises, group and permission names translated, capitalised filter headings."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
@@ -113,7 +115,9 @@ def test_filter_headings_start_with_a_capital(manager, login):
         reverse("admin:users_user_changelist"), HTTP_ACCEPT_LANGUAGE="ru"
     ).content.decode()
 
-    assert "Заблокирован" in body
+    headings = re.findall(r"<h3[^>]*>\s*([^<]+?)\s*</h3>", body)
+    assert "Группы" in headings and "Заблокирован" in headings
+    assert not any(heading[0].islower() for heading in headings)
 
 
 def test_the_add_button_names_the_model_in_the_right_case(alice, login):
@@ -136,3 +140,41 @@ def test_a_message_read_only_keeps_its_line_breaks(alice, manager, login):
     )
 
     assert "Hello,<br>world<br><br>Bye" in body
+
+
+def test_deleting_a_client_in_a_mailing_lists_no_through_or_permission_rows(
+    alice, login
+):
+    client = ClientFactory(owner=alice)
+    MailingFactory(owner=alice, clients=[client])
+
+    body = (
+        login(alice)
+        .get(reverse("admin:mailings_client_delete", args=[client.pk]))
+        .content.decode()
+    )
+
+    assert "Delete client “" in body
+    assert "_clients" not in body.lower()
+    assert "object permission" not in body.lower()
+
+
+def test_deleting_selected_posts_in_russian_uses_the_plural_the_number_wants(
+    editor, login
+):
+    from tests.factories import PostFactory
+
+    posts = [PostFactory() for _ in range(5)]
+    http = ru(login(editor))
+
+    response = http.post(
+        reverse("admin:blog_post_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [p.pk for p in posts],
+            "post": "yes",
+        },
+        HTTP_ACCEPT_LANGUAGE="ru",
+    )
+
+    assert said(response) == ["Удалено 5 статей."]

@@ -219,7 +219,7 @@ def test_admin_labels_and_titles(login, superuser, russian_data):
     assert "Выбор для изменения: рассылка" in changelist
     assert "Новости" in changelist
     add = visible_text(get_ru(http, "/admin/mailings/mailing/add/"))
-    assert "Добавление: рассылка" in add
+    assert "Новая рассылка" in add
     assert "Периодичность" in add
     change = visible_text(
         get_ru(http, f"/admin/mailings/mailing/{russian_data['mailing'].pk}/change/")
