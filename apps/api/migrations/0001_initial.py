@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        ("mailings", "0001_initial"),
+        ("mailings", "0007_text_validators"),
     ]
 
     operations = [
