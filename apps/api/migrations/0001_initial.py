@@ -11,6 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("mailings", "0007_text_validators"),
     ]
 
     operations = [
@@ -58,5 +59,16 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='idempotentresponse',
             constraint=models.UniqueConstraint(fields=('api_key', 'key'), name='idempotent_response_key_unique'),
+        ),
+        # The API reads one owner's clients in id order, a page after a cursor
+        # (WHERE owner_id = ? AND id > ? ORDER BY id): with the owner's index alone,
+        # PostgreSQL walks the primary key past every other person's clients (400 ms
+        # at 200,000 of theirs). Made here, by the app whose query needs it; SQLite's
+        # owner index already holds the rowid in order.
+        migrations.RunSQL(
+            "CREATE INDEX IF NOT EXISTS api_client_owner_id_idx "
+            "ON mailings_client (owner_id, id)",
+            reverse_sql="DROP INDEX IF EXISTS api_client_owner_id_idx",
+            elidable=False,
         ),
     ]
