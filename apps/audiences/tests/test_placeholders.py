@@ -60,7 +60,9 @@ def test_fast_bytes_equal_the_reference_builder_with_attributes(settings, site):
     settings.SITE_URL = site
     with time_machine.travel(datetime(2027, 3, 4, 12, tzinfo=UTC), tick=False):
         for subject, body in itertools.product(SUBJECTS, BODIES):
-            template = compose.MessageTemplate(subject=subject, body=body)
+            template = compose.MessageTemplate(
+                compose.plain_content(subject=subject, body=body)
+            )
             for attributes in ATTRIBUTES:
                 recipient = emails.Recipient(
                     "r1@example.org", "Reader 1", "t0k-_", attributes

@@ -32,7 +32,7 @@ def test_adding_a_message_in_russian_agrees_in_gender(alice, login):
 
     response = http.post(
         reverse("admin:mailings_message_add"),
-        {"subject": "Новости", "body": "Привет"},
+        {"subject": "Новости", "body": "Привет", "language": "ru"},
         HTTP_ACCEPT_LANGUAGE="ru",
     )
 
