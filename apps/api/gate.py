@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from ninja.security import HttpBearer
 
 from apps.api import selectors, services
@@ -208,10 +208,15 @@ def guard(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             length = 0
         try:
             if length > max_body_bytes():
+                limit = max_body_bytes()
                 raise ApiProblem(
                     413,
-                    gettext("The request body is larger than %(limit)d bytes.")
-                    % {"limit": max_body_bytes()},
+                    ngettext(
+                        "The request body is larger than %(limit)d byte.",
+                        "The request body is larger than %(limit)d bytes.",
+                        limit,
+                    )
+                    % {"limit": limit},
                 )
             key = authenticate(request)
             request.user = key.owner

@@ -108,6 +108,7 @@ def test_the_same_idempotency_key_twice_makes_one_mailing(alice, api_as):
         "message_id": message.pk,
         "start_at": "2090-01-01T10:00:00Z",
         "end_at": "2090-02-01T10:00:00Z",
+        "to_all_clients": True,
     }
     first = api.post("mailings", body, headers={"Idempotency-Key": "m"})
     again = api.post("mailings", body, headers={"Idempotency-Key": "m"})

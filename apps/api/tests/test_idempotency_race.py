@@ -57,6 +57,7 @@ def test_two_racing_requests_with_one_key_make_one_mailing(monkeypatch, settings
                         "message_id": message.pk,
                         "start_at": "2090-01-01T00:00:00Z",
                         "end_at": "2090-02-01T00:00:00Z",
+                        "to_all_clients": True,
                     },
                     headers={"Idempotency-Key": "race"},
                 )
