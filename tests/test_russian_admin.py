@@ -31,6 +31,7 @@ pytestmark = pytest.mark.django_db
 # Words in Latin letters that are Russian usage too: names, formats and protocols.
 ALLOWED = {
     "mailshot", "csv", "xlsx", "json", "smtp", "html", "url", "id", "utc", "ok",
+    "api", "reply-to",  # technical names Russian keeps in Latin letters
     "message-id", "e-mail", "email", "ckeditor", "django", "unfold",
     "english",  # the language picker names each language in itself
     # Kept in Latin letters by Django's own Russian catalogue.

@@ -56,6 +56,14 @@ ALLOWED = {
     "csv",
     "xlsx",
     "Unfold",
+    # Technical names Russian keeps in Latin letters.
+    "API",
+    "HTML",
+    "Reply-To",
+    # Kept in Latin letters by Django's own Russian catalogue (multiple selects).
+    "Control",
+    "Command",
+    "Mac",
 }
 # The columns of the client import file are names, not words.
 CSV_COLUMNS = {"email", "full", "name", "comment"}
@@ -117,7 +125,8 @@ def visible_text(html: str) -> str:
 
 def english_words(html: str) -> set[str]:
     text = visible_text(html)
-    text = re.sub(r"\S+@\S+|https?://\S+|\{\{ \w+ \}\}", " ", text)
+    # Addresses, links and placeholders ({{ attr.NAME|default:"…" }} included).
+    text = re.sub(r"\S+@\S+|https?://\S+|\{\{[^}]*\}\}", " ", text)
     return set(re.findall(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]", text)) - ALLOWED
 
 
