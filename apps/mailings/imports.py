@@ -51,6 +51,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.audiences.models import ClientList, Subscription, Suppression
+from apps.core.db import column
 from apps.core.validators import (
     validate_no_control_characters,
     validate_no_newlines,
@@ -60,7 +61,6 @@ from apps.mailings.import_files import (
     cell_text,
 )
 from apps.mailings.models import Client, ClientImport
-from apps.mailings.sending.claims import column
 from apps.mailings.services import grant_owner_permissions_new
 
 logger = logging.getLogger(__name__)

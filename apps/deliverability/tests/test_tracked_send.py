@@ -35,7 +35,9 @@ def _settings(settings):
 
 
 def send(alice, *, track: bool | None = None):
-    clients = [ClientFactory(owner=alice, email=f"r{i}@example.org") for i in range(2)]
+    clients = [
+        ClientFactory.create(owner=alice, email=f"r{i}@example.org") for i in range(2)
+    ]
     now = timezone.now()
     mailing = MailingFactory.create(
         owner=alice,
