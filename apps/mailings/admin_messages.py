@@ -70,9 +70,7 @@ class MessageForm(IdChoicesGuardMixin, forms.ModelForm):
                 )
 
 
-class MessageAdmin(
-    MessageOwnerMixin, ContentPreviewMixin, OwnedModelAdmin[Message]
-):
+class MessageAdmin(MessageOwnerMixin, ContentPreviewMixin, OwnedModelAdmin[Message]):
     form = MessageForm
     list_display = ["subject", "language", "created_at"]
     search_fields = ["subject"]
