@@ -14,7 +14,7 @@ from ninja.decorators import _apply_decorators
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from apps.api.endpoints import attempts, clients, mailings, messages
+from apps.api.endpoints import attempts, audiences, clients, mailings, messages, senders
 from apps.api.gate import KeyAuth, guard
 from apps.api.problems import PROBLEM_TYPE, ApiProblem, from_exception, problem_response
 
@@ -66,7 +66,15 @@ api = MailshotAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
-for router in (clients.router, messages.router, mailings.router, attempts.router):
+for router in (
+    clients.router,
+    audiences.router,
+    audiences.suppressions,
+    messages.router,
+    senders.router,
+    mailings.router,
+    attempts.router,
+):
     api.add_router("", router)
 
 

@@ -21,12 +21,14 @@ from apps.mailings.models import Client
 from apps.mailings.services import grant_owner_permissions_new
 
 CHUNK = 1000  # addresses per lookup (SQLite's limit on query parameters)
+# e-mail, full name and comment (None: keep the client's), attributes to merge.
+Row = tuple[str, str | None, str | None, dict[str, str]]
 
 
 def clients_upsert(*, owner: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     wanted: dict[str, int] = {}  # lower-case e-mail -> index of its first row
-    cleaned: dict[int, tuple[str, str | None, str | None]] = {}
+    cleaned: dict[int, Row] = {}
     for index, row in enumerate(rows):
         check = ImportReport()
         values = clean_row(
@@ -35,6 +37,7 @@ def clients_upsert(*, owner: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "email": row.get("email") or "",
                 "full_name": row.get("full_name") or "",
                 "comment": row.get("comment") or "",
+                "attributes": row.get("attributes") or {},
             },
             check,
         )
@@ -59,7 +62,7 @@ def clients_upsert(*, owner: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
         wanted[key] = index
         full_name = values[1] if row.get("full_name") is not None else None
         comment = values[2] if row.get("comment") is not None else None
-        cleaned[index] = (email, full_name, comment)
+        cleaned[index] = (email, full_name, comment, dict(values[3]))
 
     for attempt in range(3):
         try:
@@ -85,28 +88,30 @@ def clients_upsert(*, owner: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _write(
     owner: Any,
     wanted: dict[str, int],
-    cleaned: dict[int, tuple[str, str | None, str | None]],
+    cleaned: dict[int, Row],
     results: list[dict[str, Any]],
 ) -> None:
     with transaction.atomic():
-        existing: dict[str, tuple[int, str, str]] = {}
+        existing: dict[str, tuple[int, str, str, dict[str, Any]]] = {}
         keys = list(wanted)
         for start in range(0, len(keys), CHUNK):
             part = keys[start : start + CHUNK]
             existing.update(
                 {
-                    key: (pk, name, comment)
-                    for pk, key, name, comment in Client.objects.filter(owner=owner)
+                    key: (pk, name, comment, attributes or {})
+                    for pk, key, name, comment, attributes in Client.objects.filter(
+                        owner=owner
+                    )
                     .annotate(key=Lower("email"))
                     .filter(key__in=part)
-                    .values_list("pk", "key", "full_name", "comment")
+                    .values_list("pk", "key", "full_name", "comment", "attributes")
                 }
             )
         now = timezone.now()
         to_create: list[tuple[int, Client]] = []
         to_update: list[Client] = []
         for key, index in wanted.items():
-            email, full_name, comment = cleaned[index]
+            email, full_name, comment, attributes = cleaned[index]
             result = results[index]
             if key not in existing:
                 result["status"] = "created"
@@ -118,21 +123,31 @@ def _write(
                             email=email,
                             full_name=full_name or "",
                             comment=comment or "",
+                            attributes=attributes,
                         ),
                     )
                 )
                 continue
-            pk, old_name, old_comment = existing[key]
+            pk, old_name, old_comment, old_attributes = existing[key]
             result["id"] = pk
             new_name = old_name if full_name is None else full_name
             new_comment = old_comment if comment is None else comment
-            if (new_name, new_comment) == (old_name, old_comment):
+            new_attributes = {**old_attributes, **attributes}
+            if (new_name, new_comment, new_attributes) == (
+                old_name,
+                old_comment,
+                old_attributes,
+            ):
                 result["status"] = "unchanged"
             else:
                 result["status"] = "updated"
                 to_update.append(
                     Client(
-                        pk=pk, full_name=new_name, comment=new_comment, updated_at=now
+                        pk=pk,
+                        full_name=new_name,
+                        comment=new_comment,
+                        attributes=new_attributes,
+                        updated_at=now,
                     )
                 )
         if to_create:
@@ -144,5 +159,7 @@ def _write(
             )
         if to_update:
             Client.objects.bulk_update(
-                to_update, ["full_name", "comment", "updated_at"], batch_size=CHUNK
+                to_update,
+                ["full_name", "comment", "attributes", "updated_at"],
+                batch_size=CHUNK,
             )

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Exact
 from django.http import HttpRequest
 from ninja import Query, Router
 
@@ -22,6 +25,7 @@ from apps.api.schemas import (
     ClientPatch,
     Id,
 )
+from apps.audiences.models import Subscription
 from apps.core import permissions
 from apps.mailings import services
 from apps.mailings.models import Client
@@ -38,6 +42,20 @@ def client_list(
         qs = qs.filter(email__iexact=filters.email.strip())
     if filters.is_unsubscribed is not None:
         qs = qs.filter(is_unsubscribed=filters.is_unsubscribed)
+    if filters.list_id is not None:
+        qs = qs.filter(
+            Exists(
+                Subscription.objects.filter(
+                    client=OuterRef("pk"),
+                    client_list_id=filters.list_id,
+                    status=filters.subscription,
+                )
+            )
+        )
+    if filters.attribute:
+        name, _equals, value = filters.attribute.partition("=")
+        # As the segments' "attribute equals" condition reads it.
+        qs = qs.filter(Q(Exact(KeyTextTransform(name, "attributes"), value)))
     return page(request, qs, params)
 
 
@@ -58,12 +76,17 @@ def client_detail(request: HttpRequest, id: Id) -> Client:
 
 @router.post("/clients", response=responses({201: ClientOut}))
 def client_create(request: HttpRequest, payload: ClientIn) -> tuple[int, Client]:
-    client = services.client_create(
-        owner=person(request),
-        email=payload.email,
-        full_name=payload.full_name.strip(),
-        comment=payload.comment,
-    )
+    with transaction.atomic():
+        client = services.client_create(
+            owner=person(request),
+            email=payload.email,
+            full_name=payload.full_name.strip(),
+            comment=payload.comment,
+        )
+        if payload.attributes:
+            client.attributes = dict(payload.attributes)
+            client.full_clean()
+            client.save(update_fields=["attributes"])
     return 201, client
 
 
@@ -71,8 +94,12 @@ def client_create(request: HttpRequest, payload: ClientIn) -> tuple[int, Client]
 def client_update(request: HttpRequest, id: Id, payload: ClientPatch) -> Client:
     client: Client = get_for(request.user, Client, id, "change")
     changes = payload.dict(exclude_unset=True, exclude_none=True)
+    attributes = changes.pop("attributes", None)
     for name, value in changes.items():
         setattr(client, name, value.strip() if name != "comment" else value)
+    if attributes is not None:
+        merged = {**(client.attributes or {}), **attributes}
+        client.attributes = {k: v for k, v in merged.items() if v != ""}
     with transaction.atomic():
         client.full_clean()
         client.save()

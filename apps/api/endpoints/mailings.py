@@ -32,23 +32,52 @@ from apps.api.schemas import (
 from apps.core import permissions
 from apps.mailings import selectors, services
 from apps.mailings.admin import MailingForm
+from apps.mailings.admin_sending import send_problem
 from apps.mailings.models import Attempt, Mailing
 
 router = Router(tags=["mailings"])
 
-SCALAR_FIELDS = ["message", "start_at", "end_at", "periodicity"]
+FORM_FIELDS = [
+    "message",
+    "sender",
+    "to_all_clients",
+    "lists",
+    "segments",
+    "start_at",
+    "end_at",
+    "periodicity",
+]
 
 
 class ApiMailingForm(MailingForm):
     """The admin's mailing form without its client picker: the API takes client
-    ids as lists and checks them against the same queryset (owned_clients)."""
+    ids as lists and checks them against the same queryset (owned_clients).
+    ``has_clients`` says whether the mailing keeps individual clients after the
+    request, for the form's "who receives it" check."""
 
     class Meta(MailingForm.Meta):
-        fields = SCALAR_FIELDS
+        fields = FORM_FIELDS
+
+    def __init__(self, *args: Any, has_clients: bool = False, **kwargs: Any) -> None:
+        self.has_clients = has_clients
+        super().__init__(*args, **kwargs)
+
+    def _targets_anyone(self, cleaned: dict[str, Any]) -> bool:
+        return self.has_clients or bool(
+            cleaned.get("to_all_clients")
+            or cleaned.get("lists")
+            or cleaned.get("segments")
+        )
 
 
 def _form_errors(form: forms.BaseForm) -> ApiProblem:
-    rename = {"message": "message_id"}
+    rename = {
+        "message": "message_id",
+        "sender": "sender_id",
+        "lists": "list_ids",
+        "segments": "segment_ids",
+        "__all__": "recipients",
+    }
     return ApiProblem(
         422,
         gettext("The mailing is not valid."),
@@ -88,7 +117,9 @@ def _own_clients(owner: Any, ids: list[int], field: str) -> list[int]:
 def mailing_list(
     request: HttpRequest, params: PageQuery, filters: Query[MailingFilter]
 ) -> dict[str, Any]:
-    qs = permissions.visible(request.user, Mailing)
+    qs = permissions.visible(request.user, Mailing).prefetch_related(
+        "lists", "segments"
+    )
     if filters.status:
         qs = qs.filter(status=filters.status)
     return page(request, qs, params)
@@ -102,22 +133,28 @@ def mailing_detail(request: HttpRequest, id: Id) -> Mailing:
 @router.post("/mailings", response=responses({201: MailingOut}))
 def mailing_create(request: HttpRequest, payload: MailingIn) -> tuple[int, Mailing]:
     owner = person(request)
+    clients = _own_clients(owner, payload.client_ids, "client_ids")
     form = ApiMailingForm(
         data={
             "message": str(payload.message_id),
+            "to_all_clients": payload.to_all_clients,
+            "lists": [str(pk) for pk in payload.list_ids],
+            "segments": [str(pk) for pk in payload.segment_ids],
+            "sender": str(payload.sender_id or ""),
             "start_at": payload.start_at.isoformat(),
             "end_at": payload.end_at.isoformat(),
             "periodicity": payload.periodicity,
         },
         owner=owner,
+        has_clients=bool(clients),
     )
     if not form.is_valid():
         raise _form_errors(form)
-    clients = _own_clients(owner, payload.client_ids, "client_ids")
     with transaction.atomic():
         mailing = form.save(commit=False)
         mailing.owner = owner
         services.mailing_save(mailing=mailing)
+        form.save_m2m()
         if clients:
             mailing.clients.add(*clients)
     return 201, mailing
@@ -127,15 +164,6 @@ def mailing_create(request: HttpRequest, payload: MailingIn) -> tuple[int, Maili
 def mailing_update(request: HttpRequest, id: Id, payload: MailingPatch) -> Mailing:
     mailing: Mailing = get_for(request.user, Mailing, id, "change")
     changes = payload.dict(exclude_unset=True, exclude_none=True)
-    data = {
-        "message": str(changes.get("message_id", mailing.message_id)),
-        "start_at": changes.get("start_at", mailing.start_at).isoformat(),
-        "end_at": changes.get("end_at", mailing.end_at).isoformat(),
-        "periodicity": changes.get("periodicity", mailing.periodicity),
-    }
-    form = ApiMailingForm(data=data, instance=mailing, owner=mailing.owner)
-    if not form.is_valid():
-        raise _form_errors(form)
     owner = mailing.owner
     replace = (
         _own_clients(owner, payload.client_ids, "client_ids")
@@ -144,9 +172,39 @@ def mailing_update(request: HttpRequest, id: Id, payload: MailingPatch) -> Maili
     )
     add = _own_clients(owner, payload.add_client_ids, "add_client_ids")
     remove = _own_clients(owner, payload.remove_client_ids, "remove_client_ids")
+    if replace is not None:
+        has_clients = bool(replace or add)
+    else:
+        has_clients = bool(add) or (mailing.clients.exclude(pk__in=remove).exists())
+    data = {
+        "message": str(changes.get("message_id", mailing.message_id)),
+        "sender": str(changes.get("sender_id", mailing.sender_id) or ""),
+        "to_all_clients": changes.get("to_all_clients", mailing.to_all_clients),
+        "lists": [
+            str(pk)
+            for pk in changes.get(
+                "list_ids", mailing.lists.values_list("pk", flat=True)
+            )
+        ],
+        "segments": [
+            str(pk)
+            for pk in changes.get(
+                "segment_ids", mailing.segments.values_list("pk", flat=True)
+            )
+        ],
+        "start_at": changes.get("start_at", mailing.start_at).isoformat(),
+        "end_at": changes.get("end_at", mailing.end_at).isoformat(),
+        "periodicity": changes.get("periodicity", mailing.periodicity),
+    }
+    form = ApiMailingForm(
+        data=data, instance=mailing, owner=owner, has_clients=has_clients
+    )
+    if not form.is_valid():
+        raise _form_errors(form)
     with transaction.atomic():
         mailing = form.save(commit=False)
         services.mailing_save(mailing=mailing)
+        form.save_m2m()
         if replace is not None:
             mailing.clients.set(replace)
         if add:
@@ -167,12 +225,10 @@ def mailing_delete(request: HttpRequest, id: Id) -> tuple[int, None]:
 def mailing_send(request: HttpRequest, id: Id) -> tuple[int, dict[str, str]]:
     """Queue a run now (in the background), as the admin's "Send now" does."""
     mailing: Mailing = get_for(request.user, Mailing, id, "send")
-    if not mailing.is_enabled:
-        raise ApiProblem(409, gettext("This mailing is disabled; it cannot be sent."))
-    if mailing.owner.is_blocked:
-        raise ApiProblem(
-            409, gettext("The owner is blocked; the mailing cannot be sent.")
-        )
+    # The admin's reasons, in its words (disabled, paused, owner blocked).
+    problem = send_problem(mailing)
+    if problem:
+        raise ApiProblem(409, problem)
     services.mailing_send_now(mailing=mailing)
     return 202, {
         "detail": gettext("The mailing is queued and starts in a few seconds.")
@@ -200,3 +256,24 @@ def mailing_report(request: HttpRequest, id: Id) -> dict[str, Any]:
         "skipped": totals["skipped"] or 0,
         "last_attempt_at": totals["last_attempt_at"],
     }
+
+
+@router.post("/mailings/{id}/pause", response=responses({200: MailingOut}))
+def mailing_pause(request: HttpRequest, id: Id) -> Mailing:
+    """The owner's own switch: a paused mailing sends nothing until resumed (a run
+    in progress stops within seconds)."""
+    mailing: Mailing = get_for(request.user, Mailing, id, "change")
+    return services.mailing_set_paused(mailing=mailing, paused=True)
+
+
+@router.post("/mailings/{id}/resume", response=responses({200: MailingOut}))
+def mailing_resume(request: HttpRequest, id: Id) -> Mailing:
+    mailing: Mailing = get_for(request.user, Mailing, id, "change")
+    return services.mailing_set_paused(mailing=mailing, paused=False)
+
+
+@router.post("/mailings/{id}/duplicate", response=responses({201: MailingOut}))
+def mailing_duplicate(request: HttpRequest, id: Id) -> tuple[int, Mailing]:
+    """A paused copy (same message, schedule and recipients): resume it to send."""
+    mailing: Mailing = get_for(request.user, Mailing, id, "change")
+    return 201, services.mailing_duplicate(mailing=mailing)

@@ -12,6 +12,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from apps.api.tests.conftest import Api
+from apps.audiences import services as audience_services
+from apps.audiences.models import ClientList, Suppression
 from apps.mailings import services
 from apps.mailings.models import Attempt, Client, Delivery, Mailing, Message
 from tests.factories import ClientFactory, MailingFactory, MessageFactory
@@ -32,8 +34,12 @@ def alices(alice):
     delivery = Delivery.objects.create(
         attempt=attempt, client=client, email=client.email, outcome="sent"
     )
+    client_list = audience_services.client_list_create(owner=alice, name="News")
+    audience_services.list_members_add(client_list=client_list, clients=[client])
+    audience_services.suppression_add(email="no@example.org", owner=alice)
     return {
         "clients": client,
+        "lists": client_list,
         "messages": message,
         "mailings": mailing,
         "attempts": attempt,
@@ -62,7 +68,7 @@ DENIED = {"editor": 403, "nobody": 401}
 
 @pytest.mark.parametrize("caller", ROLES, indirect=True)
 @pytest.mark.parametrize(
-    "resource", ["clients", "messages", "mailings", "attempts", "deliveries"]
+    "resource", ["clients", "lists", "messages", "mailings", "attempts", "deliveries"]
 )
 def test_who_lists_and_reads_what(caller, alices, resource):
     role, api = caller
@@ -90,6 +96,10 @@ WRITES = [
     ("PATCH", "mailings/{mailings}", {"periodicity": "daily"}, 200),
     ("DELETE", "mailings/{mailings}", None, 204),
     ("POST", "mailings/{mailings}/send", {}, 202),
+    ("PATCH", "lists/{lists}", {"name": "Changed"}, 200),
+    ("POST", "lists/{lists}/subscribe", {"email": "n@example.org"}, 202),
+    ("POST", "lists/{lists}/unsubscribe", {"email": "{email}"}, 200),
+    ("DELETE", "lists/{lists}", None, 204),
     ("GET", "mailings/{mailings}/report", None, 200),
 ]
 
@@ -101,6 +111,8 @@ def test_who_changes_what(
 ):
     role, api = caller
     url = path.format(**{name: obj.pk for name, obj in alices.items()})
+    if body and body.get("email") == "{email}":
+        body = {"email": alices["clients"].email}
     with django_capture_on_commit_callbacks(execute=False):
         response = api.call(method, url, body)
     expected = {
@@ -117,6 +129,8 @@ def test_who_changes_what(
 
 CREATES = [
     ("clients", {"email": "new@example.org"}),
+    ("lists", {"name": "New"}),
+    ("suppressions", {"email": "new@example.org"}),
     ("messages", {"subject": "New", "body": "Body"}),
     ("clients/bulk", {"clients": [{"email": "new@example.org"}]}),
 ]
@@ -133,6 +147,8 @@ def test_who_creates(caller, path, body):
 
 ADMIN_MODELS = {
     "clients": Client,
+    "lists": ClientList,
+    "suppressions": Suppression,
     "messages": Message,
     "mailings": Mailing,
     "attempts": Attempt,
@@ -173,5 +189,6 @@ def test_every_list_agrees_with_the_admin(
 def test_an_editor_gets_nothing_from_either(editor, alices, login, api_as, resource):
     assert api_as(editor).get(resource).status_code == 403
     model = ADMIN_MODELS.get(resource, Attempt)
-    page = login(editor).get(f"/admin/mailings/{model._meta.model_name}/")
+    opts = model._meta
+    page = login(editor).get(f"/admin/{opts.app_label}/{opts.model_name}/")
     assert page.status_code == 403

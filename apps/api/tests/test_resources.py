@@ -310,3 +310,50 @@ def test_attempts_and_deliveries_filter_by_status_and_outcome(alice, api_as):
     assert _ids(api.get("deliveries", outcome="failed", attempt=run.pk)) == [failed.pk]
     assert api.get(f"deliveries/{failed.pk}").json()["server_response"] == "550"
     assert api.get(f"attempts/{run.pk}").json()["status"] == "partial"
+
+
+# --- pause, resume, duplicate -------------------------------------------------------
+
+
+def test_a_paused_mailing_is_not_sent_until_resumed(
+    alice, api_as, django_capture_on_commit_callbacks
+):
+    mailing = MailingFactory(owner=alice)
+    api = api_as(alice)
+    paused = api.post(f"mailings/{mailing.pk}/pause")
+    assert paused.status_code == 200 and paused.json()["is_paused"] is True
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        refused = api.post(f"mailings/{mailing.pk}/send")
+    assert refused.status_code == 409 and callbacks == []
+    resumed = api.post(f"mailings/{mailing.pk}/resume")
+    assert resumed.json()["is_paused"] is False
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert api.post(f"mailings/{mailing.pk}/send").status_code == 202
+    assert callbacks
+
+
+def test_a_duplicated_mailing_is_a_paused_copy_with_the_same_clients(alice, api_as):
+    clients = [ClientFactory(owner=alice) for _ in range(2)]
+    mailing = MailingFactory(owner=alice, clients=clients)
+    response = api_as(alice).post(f"mailings/{mailing.pk}/duplicate")
+    assert response.status_code == 201
+    copy = Mailing.objects.get(pk=response.json()["id"])
+    assert copy.pk != mailing.pk and copy.is_paused and copy.owner == alice
+    assert set(copy.clients.all()) == set(clients)
+
+
+def test_a_duplicated_message_is_named_a_copy(alice, api_as):
+    message = MessageFactory(owner=alice, subject="News")
+    response = api_as(alice).post(f"messages/{message.pk}/duplicate")
+    assert response.status_code == 201
+    assert response.json()["subject"] == "News (copy)"
+
+
+def test_nobody_else_pauses_or_duplicates_alices_mailing(bob, manager, alice, api_as):
+    mailing = MailingFactory(owner=alice)
+    for action in ("pause", "resume", "duplicate"):
+        assert api_as(bob).post(f"mailings/{mailing.pk}/{action}").status_code == 404
+        assert (
+            api_as(manager).post(f"mailings/{mailing.pk}/{action}").status_code == 403
+        )
+    assert Mailing.objects.count() == 1
