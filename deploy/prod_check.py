@@ -184,7 +184,11 @@ def journey(env: dict, mail_dir: Path) -> None:
     client_id = re.search(r"/admin/mailings/client/(\d+)/change/", url + body)
     _, body = web.post(
         "/admin/mailings/message/add/",
-        {"subject": "Hello {{ full_name }}", "body": "News for {{ full_name }}."},
+        {
+            "subject": "Hello {{ full_name }}",
+            "body": "News for {{ full_name }}.",
+            "language": "en",
+        },
     )
     message_id = re.search(r"/admin/mailings/message/(\d+)/change/", body)
     if not (client_id and message_id):
