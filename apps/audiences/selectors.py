@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Lower
 
 from apps.audiences.models import ClientList, Segment, Subscription, Suppression
 from apps.audiences.segments import segment_q
@@ -72,13 +72,16 @@ def _members(list_ids: list[int], *, subscribed: bool) -> Exists:
 
 def suppressed_q(owner_id: int) -> Q:
     """Clients whose address the owner, or the whole site, suppressed: one EXISTS
-    answered by the index on lower(email) (an address has few entries)."""
+    answered by one search of the index on lower(email) (an address has few
+    entries). The owner test is COALESCE(owner, me) = me rather than "owner = me OR
+    owner IS NULL": SQLite turns the OR into two searches of the two unique
+    indexes, which made this test a third of run resolution's time."""
     return Q(
         Exists(
-            Suppression.objects.annotate(address=Lower("email")).filter(
-                Q(owner_id=owner_id) | Q(owner__isnull=True),
-                address=Lower(OuterRef("email")),
-            )
+            Suppression.objects.annotate(
+                address=Lower("email"),
+                scope=Coalesce("owner_id", Value(owner_id)),
+            ).filter(address=Lower(OuterRef("email")), scope=owner_id)
         )
     )
 

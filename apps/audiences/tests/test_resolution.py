@@ -8,7 +8,9 @@ Mutations each test is here to catch (tried by hand once):
 * the owner's or the site-wide EXISTS of ``suppressed_q`` dropped →
   ``test_suppressed_addresses_...``;
 * the not-subscribed membership exclusion dropped →
-  ``test_a_client_who_left_a_targeted_list_...``.
+  ``test_a_client_who_left_a_targeted_list_...``;
+* the OFFSET 0 fence of the ledger's INSERT … SELECT dropped →
+  ``test_resolution_looks_each_address_up_in_the_suppressions_once``.
 """
 
 from __future__ import annotations
@@ -212,6 +214,40 @@ def test_the_ledger_is_filled_by_one_insert_whatever_the_number_of_recipients(
     assert len(inserts) == 1
     assert attempt.total_count == 30
     assert Delivery.objects.filter(attempt=attempt).count() == 30
+
+
+def test_resolution_looks_each_address_up_in_the_suppressions_once(alice):
+    """The statement names a row's skip reason three times (outcome, reason, time);
+    merged into one SELECT, SQLite copied the suppression look-up into each place
+    and resolution took twice a bare INSERT … SELECT. The plan must search the
+    suppressions once, through one index."""
+    newsletter = ClientListFactory(
+        owner=alice, members=[ClientFactory(owner=alice) for _ in range(3)]
+    )
+    segment = SegmentFactory(owner=alice)
+    mailing = _mailing(alice, lists=[newsletter], segments=[segment])
+    from apps.mailings.sending import runs
+
+    with CaptureQueriesContext(connection) as queries:
+        runs.start_manual_run(mailing.pk, worker="w")
+    (insert,) = (
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('INSERT INTO "mailings_delivery"')
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + insert)
+            plan = [row[-1] for row in cursor.fetchall()]
+        else:
+            cursor.execute("EXPLAIN " + insert)
+            plan = [row[0] for row in cursor.fetchall()]
+    suppression_steps = [
+        step
+        for step in plan
+        if "suppression" in step and any(w in step for w in ("SEARCH", "SCAN", "Scan"))
+    ]
+    assert len(suppression_steps) == 1, plan
 
 
 def test_a_client_subscribed_to_one_targeted_list_gets_it_though_they_left_another(

@@ -11,7 +11,7 @@ from typing import TypedDict, Unpack, cast
 from cachalot.api import cachalot_disabled
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -102,21 +102,26 @@ def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
     """
     mailing = Mailing.objects.select_related("owner").get(pk=mailing_id)
     targets = Targets.of_mailing(mailing)
-    # The recipients with the two facts that make a row skipped, each worked out
-    # once per client (a CASE naming an EXISTS three times runs it three times).
+    # The recipients with why a row is skipped (0: it is not), worked out once per
+    # client: the outer statement names it three times, and a database that merged
+    # the two SELECTs would copy the suppression look-up into each place (SQLite
+    # does), so the inner one is fenced with OFFSET 0, which neither merges.
     recipient_rows = (
         recipients(targets)
         .order_by()
         .values(
             r_id=F("pk"),
             r_email=F("email"),
-            r_unsubscribed=F("is_unsubscribed"),
-            r_suppressed=ExpressionWrapper(
-                suppressed_q(mailing.owner_id), output_field=BooleanField()
+            r_skip=Case(
+                When(is_unsubscribed=True, then=Value(UNSUBSCRIBED)),
+                When(suppressed_q(mailing.owner_id), then=Value(SUPPRESSED)),
+                default=Value(0),
+                output_field=IntegerField(),
             ),
         )
     )
     inner, inner_params = recipient_rows.query.sql_with_params()
+    fence = "LIMIT -1 OFFSET 0" if connection.vendor == "sqlite" else "OFFSET 0"
     quote = connection.ops.quote_name
     delivery = Delivery._meta
     columns = ", ".join(
@@ -126,28 +131,32 @@ def _insert_ledger(attempt_id: int, mailing_id: int) -> int:
             "message_id", "claimed_by", "tries", "processed_at",
         )
     )  # fmt: skip
-    skipped = "t.r_unsubscribed OR t.r_suppressed"
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with claims.ledger_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(delivery.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT %s, t.r_id, t.r_email, "
-            f"CASE WHEN {skipped} THEN %s ELSE %s END, "
-            "CASE WHEN t.r_unsubscribed THEN %s WHEN t.r_suppressed THEN %s "
-            "ELSE '' END, '', '', 0, "
-            f"CASE WHEN {skipped} THEN %s ELSE NULL END "
-            f"FROM ({inner}) t ORDER BY t.r_id",
+            "SELECT %s, t.r_id, t.r_email, "
+            "CASE WHEN t.r_skip > 0 THEN %s ELSE %s END, "
+            "CASE t.r_skip WHEN %s THEN %s WHEN %s THEN %s ELSE '' END, '', '', 0, "
+            "CASE WHEN t.r_skip > 0 THEN %s ELSE NULL END "
+            f"FROM ({inner} {fence}) t ORDER BY t.r_id",
             [
                 attempt_id,
                 Delivery.Outcome.SKIPPED,
                 Delivery.Outcome.PENDING,
+                UNSUBSCRIBED,
                 str(_("Unsubscribed.")),
+                SUPPRESSED,
                 str(_("Suppressed address.")),
                 now,
                 *inner_params,
             ],
         )
         return int(cursor.rowcount)
+
+
+# Why a ledger row is skipped from the start (run resolution's r_skip).
+UNSUBSCRIBED, SUPPRESSED = 1, 2
 
 
 def _open_or_create(*, mailing: Mailing, worker: str, now: datetime) -> Attempt | None:
