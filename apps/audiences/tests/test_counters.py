@@ -6,7 +6,7 @@ read the stored numbers (their queries do not grow with the members)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cachalot.api import cachalot_disabled
@@ -69,7 +69,7 @@ def other(alice):
 
 def clients(owner: Any, count: int, prefix: str = "c") -> list[Client]:
     return [
-        ClientFactory(owner=owner, email=f"{prefix}{n}@example.org")
+        cast(Client, ClientFactory(owner=owner, email=f"{prefix}{n}@example.org"))
         for n in range(count)
     ]
 
@@ -494,3 +494,30 @@ def test_uninstall_and_install_again_recounts(alice, news):
     assert_counts(news, 2, 0)
     services.list_members_add(client_list=news, clients=clients(alice, 1, "z"))
     assert_counts(news, 3, 0)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="statement-level triggers: PostgreSQL"
+)
+def test_on_postgresql_a_statement_updates_each_list_once(alice, news, other):
+    """An import's INSERT … SELECT of many rows moves its list's row once (the
+    transition table summed), not once per subscription."""
+    people = clients(alice, 40)
+
+    def list_updates() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                [counters.LISTS],
+            )
+            return int(cursor.fetchone()[0])
+
+    before = list_updates()
+    imports._subscribe(news, [c.pk for c in people], now=timezone.now())
+    assert list_updates() == before + 1
+    Subscription.objects.filter(client__in=people[:10]).update(client_list=other)
+    assert list_updates() == before + 3  # one each for the two lists
+    Subscription.objects.filter(client_list=news).update(confirmed_at=timezone.now())
+    assert list_updates() == before + 3  # no status moved: no list written
+    assert_counts(news, 30, 0)
+    assert_counts(other, 10, 0)
