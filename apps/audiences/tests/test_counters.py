@@ -238,6 +238,24 @@ def test_status_changes_through_an_instance_and_a_queryset(alice, news):
     assert_counts(news, 3, 0)
 
 
+def test_an_upsert_of_subscriptions(alice, news):
+    """INSERT … ON CONFLICT DO UPDATE: the new rows count as inserted, the others
+    as updated."""
+    ann, ben, cat = clients(alice, 3)
+    Subscription.objects.create(client=ann, client_list=news, status=UNCONFIRMED)
+    Subscription.objects.create(client=ben, client_list=news, status=SUBSCRIBED)
+    Subscription.objects.bulk_create(
+        [
+            Subscription(client=person, client_list=news, status=SUBSCRIBED)
+            for person in (ann, ben, cat)
+        ],
+        update_conflicts=True,
+        unique_fields=["client", "client_list"],
+        update_fields=["status"],
+    )
+    assert_counts(news, 3, 0)
+
+
 def test_moving_subscriptions_to_another_list(alice, news, other):
     people = clients(alice, 4)
     services.list_members_add(client_list=news, clients=people)
