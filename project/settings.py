@@ -249,6 +249,8 @@ CACHALOT_UNCACHABLE_APPS = ["django_q", "sessions", "axes", "admin"]
 # table nor invalidates on its writes, so nobody ever reads a stale ledger.
 CACHALOT_UNCACHABLE_TABLES = [
     "django_migrations",
+    # Its member counts are written by database triggers, which cachalot never sees.
+    "audiences_clientlist",
     "mailings_clientimport",
     "mailings_delivery",
 ]

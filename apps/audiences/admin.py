@@ -78,13 +78,14 @@ class ClientListAdmin(OwnedModelAdmin[ClientList]):
     def get_queryset(self, request: AuthenticatedHttpRequest) -> QuerySet[Any]:
         return selectors.lists_with_counts(super().get_queryset(request))
 
+    # The stored counts (apps.audiences.counters): two integers of the row.
     @display(description=_("subscribers"), ordering="subscriber_count")
     def subscribers(self, obj: ClientList) -> int:
-        return getattr(obj, "subscriber_count", 0)
+        return obj.subscriber_count
 
     @display(description=_("unconfirmed"), ordering="unconfirmed_count")
     def unconfirmed(self, obj: ClientList) -> int:
-        return getattr(obj, "unconfirmed_count", 0)
+        return obj.unconfirmed_count
 
     def get_fields(
         self, request: AuthenticatedHttpRequest, obj: ClientList | None = None
@@ -165,8 +166,8 @@ class ClientListAdmin(OwnedModelAdmin[ClientList]):
         )
         url = reverse("admin:mailings_client_changelist")
         summary = gettext("%(subscribed)d subscribed, %(unconfirmed)d unconfirmed") % {
-            "subscribed": counts.get("subscriber_count", 0),
-            "unconfirmed": counts.get("unconfirmed_count", 0),
+            "subscribed": counts["subscriber_count"],
+            "unconfirmed": counts["unconfirmed_count"],
         }
         rows = format_html_join(
             "",

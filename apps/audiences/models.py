@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +15,9 @@ from guardian.models import UserObjectPermissionBase
 from apps.core.models import TimeStampedModel
 from apps.core.validators import validate_no_control_characters, validate_no_newlines
 from apps.mailings.models import Client
+
+# Written by the database only (apps.audiences.counters).
+COUNT_FIELDS = ("subscriber_count", "unconfirmed_count")
 
 
 class ClientList(TimeStampedModel):
@@ -45,6 +49,14 @@ class ClientList(TimeStampedModel):
     uuid = models.UUIDField(
         _("public identifier"), default=uuid.uuid4, unique=True, editable=False
     )
+    # Kept exact by database triggers on the subscriptions (apps.audiences.counters);
+    # never written by save() of an existing list (see save).
+    subscriber_count = models.PositiveIntegerField(
+        _("subscribers"), default=0, editable=False
+    )
+    unconfirmed_count = models.PositiveIntegerField(
+        _("unconfirmed"), default=0, editable=False
+    )
     clients: models.ManyToManyField[Client, Subscription] = models.ManyToManyField(
         Client,
         through="Subscription",
@@ -66,6 +78,28 @@ class ClientList(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:audiences_clientlist_change", args=[self.pk])
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving an existing list writes every column but the counts: the values
+        in memory may be older than the triggers' (a stale instance saved after
+        people subscribed would otherwise put the old numbers back)."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = [
+                name for name in update_fields if name not in COUNT_FIELDS
+            ]
+            if not kwargs["update_fields"]:
+                return
+        elif not self._state.adding and not kwargs.get("force_insert") and not args:
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                field.attname
+                for field in self._meta.concrete_fields
+                if not field.primary_key
+                and field.name not in COUNT_FIELDS
+                and field.attname not in deferred
+            ]
+        super().save(*args, **kwargs)
 
 
 class Subscription(models.Model):
