@@ -123,6 +123,23 @@ def suppression_add(
 
     An existing entry keeps its reason, except that a recipient's own unsubscribe
     replaces a manual one (it is the stronger: the owner cannot remove it)."""
+    entry, _created = suppression_get_or_add(
+        email=email, owner=owner, reason=reason, source=source
+    )
+    return entry
+
+
+def suppression_get_or_add(
+    *,
+    email: str,
+    owner: User | None,
+    reason: str = Suppression.Reason.MANUAL,
+    source: str = "",
+) -> tuple[Suppression, bool]:
+    """``suppression_add``, also saying whether the entry is new (False when it
+    was there already, or someone else wrote it at the same moment).
+
+    Raises ValidationError for an invalid address."""
     email = _normalise(email)
     validate_email(email)
     entries = Suppression.objects.annotate(address=Lower("email")).filter(
@@ -140,16 +157,17 @@ def suppression_add(
             existing.reason = reason
             existing.source = source[:255]
             existing.save(update_fields=["reason", "source"])
-        return existing
+        return existing, False
     try:
         with transaction.atomic():
-            return Suppression.objects.create(
+            entry = Suppression.objects.create(
                 email=email, owner=owner, reason=reason, source=source[:255]
             )
     except IntegrityError:  # added by someone else at the same moment
         found = entries.first()
         assert found is not None
-        return found
+        return found, False
+    return entry, True
 
 
 class SuppressionLocked(Exception):
