@@ -186,15 +186,30 @@ def suppression_remove(*, suppression: Suppression) -> None:
     suppression.delete()
 
 
-def recipient_unsubscribed(*, client: Client, source: str = "") -> None:
-    """The recipient opted out of this owner's mail (link, one-click, list header):
-    recorded as the owner's suppression of the address."""
+def recipient_unsubscribed(
+    *,
+    client: Client | None = None,
+    owner: User | None = None,
+    email: str = "",
+    source: str = "",
+) -> None:
+    """The recipient opted out of this owner's mail (link, one-click, list header,
+    a complaint): recorded as the owner's suppression of the address.
+
+    Give the `client`; or, when there is none (deleted since the delivery), the
+    `owner` and the `email`, which is suppressed all the same."""
+    if client is not None:
+        owner, email = client.owner, client.email
+    if owner is None or not email:
+        raise ValueError("recipient_unsubscribed needs a client, or an owner and email")
     suppression_add(
-        email=client.email,
-        owner=client.owner,
+        email=email,
+        owner=owner,
         reason=Suppression.Reason.UNSUBSCRIBED,
         source=source or _("Unsubscribe link"),
     )
+    if client is None:
+        return
     Subscription.objects.filter(client=client).exclude(
         status=Subscription.Status.UNSUBSCRIBED
     ).update(status=Subscription.Status.UNSUBSCRIBED)

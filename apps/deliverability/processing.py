@@ -134,23 +134,16 @@ def suppress_sitewide(email: str, reason: str, source: str) -> bool:
 
 def unsubscribe_from_owner(delivery: Delivery, source: str) -> None:
     """The recipient complained: nothing more from that owner, ever (their own
-    unsubscribe, which the owner cannot undo)."""
-    owner_id = delivery.attempt.mailing.owner_id
-    if not Suppression.objects.filter(
-        owner_id=owner_id, email__iexact=delivery.email
-    ).exists():
-        try:
-            with transaction.atomic():
-                Suppression.objects.create(
-                    email=delivery.email,
-                    owner_id=owner_id,
-                    reason=Suppression.Reason.UNSUBSCRIBED,
-                    source=source[:255],
-                )
-        except IntegrityError:
-            pass
-    if delivery.client is not None:
-        services.client_unsubscribe(client=delivery.client)
+    unsubscribe, which the owner cannot undo), recorded by the service of a
+    recipient's own unsubscribe — for the delivered address even when the client
+    has been deleted since, or has another address now."""
+    client = delivery.client
+    if client is not None:
+        services.client_unsubscribe(client=client, source=source)
+    if client is None or client.email.lower() != delivery.email.lower():
+        audience_services.recipient_unsubscribed(
+            owner=delivery.attempt.mailing.owner, email=delivery.email, source=source
+        )
 
 
 def _record(

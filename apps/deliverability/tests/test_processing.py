@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.audiences import services as audience_services
-from apps.audiences.models import Suppression
+from apps.audiences.models import Subscription, Suppression
+from apps.audiences.tests.factories import ClientListFactory
 from apps.deliverability import processing, reports, verp
 from apps.deliverability.models import BounceEvent
 from apps.deliverability.tests.builders import arf, dsn
@@ -281,3 +282,49 @@ def test_a_bounce_for_an_address_that_is_no_address_suppresses_nothing(sent):
     delivery.refresh_from_db()
     assert delivery.bounce_type == "hard"
     assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("listed_by_hand", [False, True])
+@pytest.mark.parametrize("client_deleted", [False, True])
+def test_a_complaint_leaves_one_own_unsubscribe_of_that_owner(
+    sent, alice, client_deleted, listed_by_hand
+):
+    delivery = sent("angry@example.org")
+    client = delivery.client
+    newsletter = ClientListFactory(owner=alice, members=[client])
+    if listed_by_hand:  # the owner had suppressed the address already
+        audience_services.suppression_add(email="ANGRY@example.org", owner=alice)
+    if client_deleted:
+        client.delete()
+    where = f"complaint about delivery {delivery.pk}"
+
+    apply(arf(to=BOX, recipient=delivery.email, message_id=delivery.message_id))
+
+    own = Suppression.objects.get(owner=alice)
+    assert own.email.lower() == "angry@example.org"
+    assert (own.reason, own.source) == (Suppression.Reason.UNSUBSCRIBED, where)
+    assert sitewide(delivery.email).reason == Suppression.Reason.COMPLAINT
+    if not client_deleted:
+        client.refresh_from_db()
+        assert client.is_unsubscribed
+        assert list(
+            Subscription.objects.filter(client_list=newsletter).values_list(
+                "status", flat=True
+            )
+        ) == [Subscription.Status.UNSUBSCRIBED]
+
+
+def test_a_complaint_after_the_client_changed_address_suppresses_both(sent, alice):
+    delivery = sent("old-address@example.org")
+    client = delivery.client
+    client.email = "new-address@example.org"
+    client.save(update_fields=["email"])
+
+    apply(arf(to=BOX, recipient=delivery.email, message_id=delivery.message_id))
+
+    assert sorted(
+        Suppression.objects.filter(owner=alice).values_list("email", "reason")
+    ) == [
+        ("new-address@example.org", "unsubscribed"),
+        ("old-address@example.org", "unsubscribed"),
+    ]
