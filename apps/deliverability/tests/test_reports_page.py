@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -181,3 +182,40 @@ def test_the_mailing_and_attempt_pages_lead_to_their_reports(ledger, login, alic
     assert to_mailing["Location"] == f"/admin/reports/mailing/{mailing.pk}/"
     assert to_attempt["Location"] == f"/admin/reports/attempt/{attempt.pk}/"
     assert f"/admin/mailings/mailing/{mailing.pk}/report/" in page
+
+
+FIGURES = "deliverability/admin/_figures.html"
+
+
+def _figure(html: str, label: str) -> tuple[str, str]:
+    """The count and the rate of the figures table's row `label`."""
+    row = re.search(
+        rf"<td[^>]*>{re.escape(label)}</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>",
+        html,
+    )
+    assert row, label
+    return row.group(1), row.group(2)
+
+
+def test_the_report_and_the_signals_page_show_their_figures_alike(
+    ledger, login, manager
+):
+    mailing, attempt = ledger
+    http = login(manager)
+
+    pages = {
+        "report": http.get(f"/admin/reports/mailing/{mailing.pk}/"),
+        "attempt": http.get(f"/admin/reports/attempt/{attempt.pk}/"),
+        "signals": http.get("/admin/reports/signals/"),
+    }
+
+    for name, page in pages.items():
+        assert FIGURES in [t.name for t in page.templates], name
+        html = page.content.decode()
+        assert html.count('class="report-figures') == 1, name
+        # The site-wide figures count what was handled in the last 30 days.
+        recipients = "9" if name == "signals" else "10"
+        assert _figure(html, "Recipients") == (recipients, ""), name
+        assert _figure(html, "Hard bounces") == ("2", "25.00 %"), name
+        assert _figure(html, "Opened (unique)") == ("4", "50.00 %"), name
+        assert _figure(html, "Unsubscribed") == ("1", "12.50 %"), name
