@@ -123,6 +123,23 @@ def suppression_add(
 
     An existing entry keeps its reason, except that a recipient's own unsubscribe
     replaces a manual one (it is the stronger: the owner cannot remove it)."""
+    entry, _created = suppression_get_or_add(
+        email=email, owner=owner, reason=reason, source=source
+    )
+    return entry
+
+
+def suppression_get_or_add(
+    *,
+    email: str,
+    owner: User | None,
+    reason: str = Suppression.Reason.MANUAL,
+    source: str = "",
+) -> tuple[Suppression, bool]:
+    """``suppression_add``, also saying whether the entry is new (False when it
+    was there already, or someone else wrote it at the same moment).
+
+    Raises ValidationError for an invalid address."""
     email = _normalise(email)
     validate_email(email)
     entries = Suppression.objects.annotate(address=Lower("email")).filter(
@@ -140,16 +157,17 @@ def suppression_add(
             existing.reason = reason
             existing.source = source[:255]
             existing.save(update_fields=["reason", "source"])
-        return existing
+        return existing, False
     try:
         with transaction.atomic():
-            return Suppression.objects.create(
+            entry = Suppression.objects.create(
                 email=email, owner=owner, reason=reason, source=source[:255]
             )
     except IntegrityError:  # added by someone else at the same moment
         found = entries.first()
         assert found is not None
-        return found
+        return found, False
+    return entry, True
 
 
 class SuppressionLocked(Exception):
@@ -168,15 +186,30 @@ def suppression_remove(*, suppression: Suppression) -> None:
     suppression.delete()
 
 
-def recipient_unsubscribed(*, client: Client, source: str = "") -> None:
-    """The recipient opted out of this owner's mail (link, one-click, list header):
-    recorded as the owner's suppression of the address."""
+def recipient_unsubscribed(
+    *,
+    client: Client | None = None,
+    owner: User | None = None,
+    email: str = "",
+    source: str = "",
+) -> None:
+    """The recipient opted out of this owner's mail (link, one-click, list header,
+    a complaint): recorded as the owner's suppression of the address.
+
+    Give the `client`; or, when there is none (deleted since the delivery), the
+    `owner` and the `email`, which is suppressed all the same."""
+    if client is not None:
+        owner, email = client.owner, client.email
+    if owner is None or not email:
+        raise ValueError("recipient_unsubscribed needs a client, or an owner and email")
     suppression_add(
-        email=client.email,
-        owner=client.owner,
+        email=email,
+        owner=owner,
         reason=Suppression.Reason.UNSUBSCRIBED,
         source=source or _("Unsubscribe link"),
     )
+    if client is None:
+        return
     Subscription.objects.filter(client=client).exclude(
         status=Subscription.Status.UNSUBSCRIBED
     ).update(status=Subscription.Status.UNSUBSCRIBED)

@@ -127,8 +127,31 @@ def _render(
     return TemplateResponse(request, "deliverability/admin/report.html", context)
 
 
+def _visible_mailing(user: Any, pk: int) -> Mailing | None:
+    return selectors.visible_mailings(user).filter(pk=pk).first()
+
+
+def _visible_attempt(user: Any, pk: int) -> Attempt | None:
+    if not selectors.may_list_attempts(user):
+        return None
+    return (
+        selectors.visible_attempts(user)
+        .select_related("mailing__message")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def may_see_report(user: Any, model: type[Mailing | Attempt], pk: int) -> bool:
+    """Whether `user` would see the report of this mailing or attempt (the rule of
+    the views below; the Report button asks it too)."""
+    if model is Attempt:
+        return _visible_attempt(user, pk) is not None
+    return _visible_mailing(user, pk) is not None
+
+
 def mailing_report(request: HttpRequest, pk: int) -> HttpResponseBase:
-    mailing = selectors.visible_mailings(request.user).filter(pk=pk).first()
+    mailing = _visible_mailing(request.user, pk)
     if mailing is None:
         raise Http404(_("There is no such mailing."))
     return _render(
@@ -141,14 +164,7 @@ def mailing_report(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 
 def attempt_report(request: HttpRequest, pk: int) -> HttpResponseBase:
-    if not selectors.may_list_attempts(request.user):
-        raise Http404(_("There is no such attempt."))
-    attempt = (
-        selectors.visible_attempts(request.user)
-        .select_related("mailing__message")
-        .filter(pk=pk)
-        .first()
-    )
+    attempt = _visible_attempt(request.user, pk)
     if attempt is None:
         raise Http404(_("There is no such attempt."))
     return _render(

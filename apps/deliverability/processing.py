@@ -24,18 +24,23 @@ Outcomes:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from apps.audiences import services as audience_services
 from apps.audiences.models import Suppression
 from apps.deliverability.models import BounceEvent
 from apps.deliverability.reports import Failure, Report
 from apps.mailings import services
 from apps.mailings.models import Delivery
+
+logger = logging.getLogger(__name__)
 
 RECENT = timedelta(days=30)
 SOFT_LIMIT = 3
@@ -112,38 +117,33 @@ def match(report: Report, email: str) -> Delivery | None:
 
 
 def suppress_sitewide(email: str, reason: str, source: str) -> bool:
-    """A site-wide suppression of `email` (idempotent); True if it is new."""
-    if Suppression.objects.filter(owner__isnull=True, email__iexact=email).exists():
-        return False
+    """A site-wide suppression of `email` (idempotent); True if it is new.
+
+    Written by the audiences service like every other entry. An address that is
+    no valid address (an MTA rewrote the recipient) is not suppressed: no client
+    can have it, and the event keeps what the report said."""
     try:
-        with transaction.atomic():
-            Suppression.objects.create(
-                email=email, owner=None, reason=reason, source=source[:255]
-            )
-    except IntegrityError:  # someone else wrote it first
+        _entry, created = audience_services.suppression_get_or_add(
+            email=email, owner=None, reason=reason, source=source
+        )
+    except ValidationError:
+        logger.warning("not suppressing %r: not an e-mail address", email)
         return False
-    return True
+    return created
 
 
 def unsubscribe_from_owner(delivery: Delivery, source: str) -> None:
     """The recipient complained: nothing more from that owner, ever (their own
-    unsubscribe, which the owner cannot undo)."""
-    owner_id = delivery.attempt.mailing.owner_id
-    if not Suppression.objects.filter(
-        owner_id=owner_id, email__iexact=delivery.email
-    ).exists():
-        try:
-            with transaction.atomic():
-                Suppression.objects.create(
-                    email=delivery.email,
-                    owner_id=owner_id,
-                    reason=Suppression.Reason.UNSUBSCRIBED,
-                    source=source[:255],
-                )
-        except IntegrityError:
-            pass
-    if delivery.client is not None:
-        services.client_unsubscribe(client=delivery.client)
+    unsubscribe, which the owner cannot undo), recorded by the service of a
+    recipient's own unsubscribe — for the delivered address even when the client
+    has been deleted since, or has another address now."""
+    client = delivery.client
+    if client is not None:
+        services.client_unsubscribe(client=client, source=source)
+    if client is None or client.email.lower() != delivery.email.lower():
+        audience_services.recipient_unsubscribed(
+            owner=delivery.attempt.mailing.owner, email=delivery.email, source=source
+        )
 
 
 def _record(

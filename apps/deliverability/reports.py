@@ -41,9 +41,16 @@ logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 Kind = Literal["bounce", "complaint", "other"]
 BounceType = Literal["hard", "soft"]
 
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-# Message-IDs Mailshot writes (apps.mailings.emails.make_message_id).
-_OUR_MESSAGE_ID = re.compile(r"<mailshot\.\d+\.\d+\.[0-9a-f]{16}@[^<>\s]+>")
+# An enhanced status code (RFC 3463): class, subject, detail.
+STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# Message-IDs Mailshot writes (apps.mailings.emails.make_message_id), without
+# their angle brackets.
+_OUR_ID = r"mailshot\.\d+\.\d+\.[0-9a-f]{16}@[^<>\s\"']+"
+# As a returned message quotes them: in angle brackets, as in the header.
+OUR_MESSAGE_ID = re.compile(f"<{_OUR_ID}>")
+# Anywhere in an ESP's event (JSON, apps.deliverability.webhooks): with or
+# without the brackets.
+OUR_MESSAGE_ID_ANYWHERE = re.compile(f"<?{_OUR_ID}>?")
 _ENVELOPE_HEADERS = (
     "To",
     "Delivered-To",
@@ -79,7 +86,7 @@ class Report:
 
 
 def classify(status: str, *, permanent: bool = True) -> BounceType:
-    match = _STATUS.search(status or "")
+    match = STATUS.search(status or "")
     if not match:
         return "hard" if permanent else "soft"
     klass, subject, detail = match.groups()
@@ -133,7 +140,7 @@ def _original_message_ids(msg: Message) -> list[str]:
                 found.append(str(value).strip())
     for part in msg.walk():
         if part.get_content_maintype() == "text":
-            found.extend(_OUR_MESSAGE_ID.findall(_text(part)))
+            found.extend(OUR_MESSAGE_ID.findall(_text(part)))
     seen: dict[str, None] = {}
     for value in found:
         seen.setdefault(value, None)
@@ -164,7 +171,7 @@ def _delivery_status(msg: Message) -> list[Failure] | None:
             )
             final = _address(str(block.get("Final-Recipient") or ""))
             status = _one_line(block.get("Status"))
-            match = _STATUS.search(status)
+            match = STATUS.search(status)
             failures.append(
                 Failure(
                     email=final or address,
@@ -227,7 +234,7 @@ def _near(text: str, address: str) -> tuple[str, str]:
     if at < 0:
         return "", ""
     window = text[at : at + 600]
-    match = _STATUS.search(window)
+    match = STATUS.search(window)
     line = _one_line(window.splitlines()[1] if len(window.splitlines()) > 1 else window)
     return (match.group(0) if match else ""), line
 

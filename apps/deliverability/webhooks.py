@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,11 +34,14 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.deliverability import engagement, processing
-from apps.deliverability.reports import Failure, Report
+from apps.deliverability.reports import (
+    OUR_MESSAGE_ID_ANYWHERE,
+    STATUS,
+    Failure,
+    Report,
+)
 
 logger = logging.getLogger(__name__)
-_OUR_MESSAGE_ID = re.compile(r"<?mailshot\.\d+\.\d+\.[0-9a-f]{16}@[^<>\s\"']+>?")
-_STATUS = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
 
 
 def _anymail_views() -> dict[str, tuple[str, Callable[..., HttpResponse]]]:
@@ -96,7 +98,7 @@ def _raw(event: AnymailTrackingEvent) -> str:
 
 def _message_ids(event: AnymailTrackingEvent, raw: str) -> tuple[str, ...]:
     found = [event.message_id] if event.message_id else []
-    found += _OUR_MESSAGE_ID.findall(raw)
+    found += OUR_MESSAGE_ID_ANYWHERE.findall(raw)
     return tuple(dict.fromkeys(str(value) for value in found))
 
 
@@ -131,7 +133,7 @@ def _report(event: AnymailTrackingEvent, esp: str, kind: str) -> Report:
             message_ids=_message_ids(event, raw),
         )
     diagnostic = " ".join(str(event.mta_response or event.description or "").split())
-    status = _STATUS.search(diagnostic)
+    status = STATUS.search(diagnostic)
     return Report(
         kind="bounce",
         fingerprint=fingerprint,

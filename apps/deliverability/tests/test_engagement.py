@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.deliverability.engagement import MACHINE_SECONDS, Hit, record
@@ -99,3 +101,102 @@ def test_hits_of_a_deleted_delivery_are_dropped(delivery):
     delivery.delete()
 
     assert record([Hit(gone, "open", timezone.now(), BROWSER)]) == 0
+
+
+SENT = timedelta(hours=1)  # ago
+
+
+def _deliveries(alice, count: int, **fields) -> list[Delivery]:
+    attempt = Attempt.objects.create(
+        mailing=MailingFactory.create(owner=alice), attempted_at=timezone.now()
+    )
+    sent = timezone.now() - SENT
+    return Delivery.objects.bulk_create(
+        Delivery(
+            attempt=attempt,
+            email=f"r{i}@example.org",
+            outcome=Delivery.Outcome.SENT,
+            processed_at=sent,
+            **fields,
+        )
+        for i in range(count)
+    )
+
+
+def _flush_queries(rows: list[Delivery], events: int) -> int:
+    at = timezone.now() - SENT + timedelta(minutes=5)
+    hits = [
+        Hit(
+            rows[i % len(rows)].pk,
+            "click" if i % 2 else "open",
+            at + timedelta(seconds=i),
+            BROWSER,
+            0,
+            "https://a",
+        )
+        for i in range(events)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        assert record(hits) == events
+    return len(queries)
+
+
+def test_a_flush_takes_as_many_statements_for_one_delivery_as_for_many(alice):
+    one = _flush_queries(_deliveries(alice, 1), events=120)
+    many = _flush_queries(_deliveries(alice, 60), events=120)
+
+    assert many == one
+    # The deliveries, the events, the counters (and the transaction around them).
+    assert one <= 5
+
+
+def test_one_flush_updates_every_delivery_as_hit_by_hit(alice):
+    fresh, seen, clicks_only, machines, later = _deliveries(alice, 5)
+    t = fresh.processed_at + timedelta(minutes=10)
+    Delivery.objects.filter(pk=seen.pk).update(
+        open_count=3,
+        click_count=1,
+        first_opened_at=t - timedelta(minutes=5),
+        first_clicked_at=t + timedelta(minutes=5),
+    )
+    Delivery.objects.filter(pk=later.pk).update(
+        open_count=2, first_opened_at=t + timedelta(hours=1)
+    )
+    before = Delivery.objects.get(pk=seen.pk)  # a cached read, to be invalidated
+    assert before.open_count == 3
+
+    record(
+        [
+            Hit(fresh.pk, "open", t + timedelta(minutes=2), BROWSER),
+            Hit(fresh.pk, "open", t, BROWSER),
+            Hit(seen.pk, "open", t, BROWSER),
+            Hit(seen.pk, "click", t + timedelta(minutes=1), BROWSER, 0, "https://a"),
+            Hit(clicks_only.pk, "click", t + timedelta(minutes=3), BROWSER, 1, "b"),
+            Hit(clicks_only.pk, "click", t + timedelta(minutes=1), BROWSER, 0, "a"),
+            Hit(machines.pk, "open", t, "GoogleImageProxy"),
+            Hit(machines.pk, "click", machines.processed_at, BROWSER, 0, "a"),
+            Hit(later.pk, "click", t, BROWSER, 0, "https://a"),
+        ]
+    )
+
+    counters = {
+        row.pk: (
+            row.open_count,
+            row.click_count,
+            row.first_opened_at,
+            row.first_clicked_at,
+        )
+        for row in Delivery.objects.all()
+    }
+    assert counters == {
+        fresh.pk: (2, 0, t, None),
+        # Earlier first open kept; the earlier click replaces the later one.
+        seen.pk: (4, 2, t - timedelta(minutes=5), t + timedelta(minutes=1)),
+        # A click implies an open: one, for two clicks.
+        clicks_only.pk: (1, 2, t + timedelta(minutes=1), t + timedelta(minutes=1)),
+        machines.pk: (0, 0, None, None),
+        # Opened before: the click counts no open, and is the first open now.
+        later.pk: (2, 1, t, t),
+    }
+    assert Engagement.objects.filter(is_machine=True).count() == 2
+    assert Delivery.objects.get(pk=seen.pk).open_count == 4  # not the cached 3

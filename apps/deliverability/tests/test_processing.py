@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.audiences.models import Suppression
+from apps.audiences import services as audience_services
+from apps.audiences.models import Subscription, Suppression
+from apps.audiences.tests.factories import ClientListFactory
 from apps.deliverability import processing, reports, verp
 from apps.deliverability.models import BounceEvent
 from apps.deliverability.tests.builders import arf, dsn
@@ -214,3 +218,113 @@ def test_something_that_is_no_report_is_kept_as_unmatched(db):
 
     assert applied.unmatched == 1
     assert BounceEvent.objects.get().kind == "unmatched"
+
+
+def test_site_wide_suppressions_are_added_by_the_audiences_service(sent):
+    delivery = sent()
+    spy = mock.patch.object(
+        audience_services,
+        "suppression_get_or_add",
+        wraps=audience_services.suppression_get_or_add,
+    )
+
+    with spy as called:
+        apply(dsn(to=verp.return_path(delivery.pk), recipient=delivery.email))
+
+    called.assert_called_once_with(
+        email=delivery.email,
+        owner=None,
+        reason=Suppression.Reason.HARD_BOUNCE,
+        source=mock.ANY,
+    )
+    assert sitewide(delivery.email).reason == Suppression.Reason.HARD_BOUNCE
+
+
+def test_suppress_sitewide_is_true_only_for_a_new_entry(db):
+    assert processing.suppress_sitewide("New@Example.org", "hard_bounce", "x" * 300)
+    assert not processing.suppress_sitewide("new@example.org", "complaint", "again")
+
+    entry = Suppression.objects.get()
+    assert (entry.email, entry.owner, entry.reason) == (
+        "New@Example.org",
+        None,
+        "hard_bounce",
+    )
+    assert len(entry.source) == 255
+
+
+def test_an_entry_written_by_someone_else_meanwhile_is_not_new(db):
+    Suppression.objects.create(email="race@example.org", owner=None, reason="manual")
+    real_first = QuerySet.first
+    looks = []
+
+    def first_misses_once(self):
+        # The look-up before the INSERT does not see the other writer's row yet.
+        looks.append(self.model)
+        return None if len(looks) == 1 else real_first(self)
+
+    with mock.patch.object(QuerySet, "first", first_misses_once):
+        added = processing.suppress_sitewide("race@example.org", "hard_bounce", "t")
+
+    assert added is False
+    assert len(looks) == 2  # the INSERT failed on the unique index, then re-read
+    assert Suppression.objects.get().reason == "manual"
+
+
+def test_a_bounce_for_an_address_that_is_no_address_suppresses_nothing(sent):
+    # The MTA rewrote the recipient into something that is not an address: the
+    # delivery is still matched by its token, but nothing can be suppressed.
+    delivery = sent()
+
+    applied = apply(dsn(to=verp.return_path(delivery.pk), recipient="postmaster@nodot"))
+
+    assert (applied.matched, applied.hard, applied.suppressed) == (1, 1, 0)
+    delivery.refresh_from_db()
+    assert delivery.bounce_type == "hard"
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("listed_by_hand", [False, True])
+@pytest.mark.parametrize("client_deleted", [False, True])
+def test_a_complaint_leaves_one_own_unsubscribe_of_that_owner(
+    sent, alice, client_deleted, listed_by_hand
+):
+    delivery = sent("angry@example.org")
+    client = delivery.client
+    newsletter = ClientListFactory(owner=alice, members=[client])
+    if listed_by_hand:  # the owner had suppressed the address already
+        audience_services.suppression_add(email="ANGRY@example.org", owner=alice)
+    if client_deleted:
+        client.delete()
+    where = f"complaint about delivery {delivery.pk}"
+
+    apply(arf(to=BOX, recipient=delivery.email, message_id=delivery.message_id))
+
+    own = Suppression.objects.get(owner=alice)
+    assert own.email.lower() == "angry@example.org"
+    assert (own.reason, own.source) == (Suppression.Reason.UNSUBSCRIBED, where)
+    assert sitewide(delivery.email).reason == Suppression.Reason.COMPLAINT
+    if not client_deleted:
+        client.refresh_from_db()
+        assert client.is_unsubscribed
+        assert list(
+            Subscription.objects.filter(client_list=newsletter).values_list(
+                "status", flat=True
+            )
+        ) == [Subscription.Status.UNSUBSCRIBED]
+
+
+def test_a_complaint_after_the_client_changed_address_suppresses_both(sent, alice):
+    delivery = sent("old-address@example.org")
+    client = delivery.client
+    client.email = "new-address@example.org"
+    client.save(update_fields=["email"])
+
+    apply(arf(to=BOX, recipient=delivery.email, message_id=delivery.message_id))
+
+    assert sorted(
+        Suppression.objects.filter(owner=alice).values_list("email", "reason")
+    ) == [
+        ("new-address@example.org", "unsubscribed"),
+        ("old-address@example.org", "unsubscribed"),
+    ]

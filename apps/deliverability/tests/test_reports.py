@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
-from apps.deliverability import reports
+from apps.deliverability import reports, webhooks
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -140,3 +142,23 @@ def test_a_delayed_dsn_is_not_a_bounce():
     )
 
     assert report.failures == ()
+
+
+def test_the_webhooks_read_ids_and_statuses_with_these_patterns():
+    theirs = [v for v in vars(webhooks).values() if isinstance(v, re.Pattern)]
+    ours = list(vars(reports).values())
+    assert theirs and all(any(p is o for o in ours) for p in theirs)
+
+
+def test_our_message_ids_are_found_in_brackets_in_a_report_anywhere_in_json():
+    mid = "<mailshot.3.7.0123456789abcdef@mail.example>"
+    bare = mid.strip("<>")
+
+    in_text = reports.OUR_MESSAGE_ID.findall(f"Quoted: {mid}; bare: {bare}.")
+    in_json = reports.OUR_MESSAGE_ID_ANYWHERE.findall(
+        json.dumps({"headers": mid, "message-id": bare})
+    )
+
+    assert in_text == [mid]
+    assert in_json == [mid, bare]
+    assert reports.STATUS.search("smtp; 550 5.1.1 unknown").group(0) == "5.1.1"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.contrib import admin
+from django.test import RequestFactory
 from django.utils import timezone
 
 from apps.audiences.models import Suppression
 from apps.deliverability import stats
 from apps.deliverability.engagement import Hit, record
 from apps.mailings import services
-from apps.mailings.models import Attempt, Delivery
+from apps.mailings.models import Attempt, Delivery, Mailing
 from tests.factories import ClientFactory, MailingFactory
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +185,104 @@ def test_the_mailing_and_attempt_pages_lead_to_their_reports(ledger, login, alic
     assert to_mailing["Location"] == f"/admin/reports/mailing/{mailing.pk}/"
     assert to_attempt["Location"] == f"/admin/reports/attempt/{attempt.pk}/"
     assert f"/admin/mailings/mailing/{mailing.pk}/report/" in page
+
+
+FIGURES = "deliverability/admin/_figures.html"
+
+
+def _figure(html: str, label: str) -> tuple[str, str]:
+    """The count and the rate of the figures table's row `label`."""
+    row = re.search(
+        rf"<td[^>]*>{re.escape(label)}</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>",
+        html,
+    )
+    assert row, label
+    return row.group(1), row.group(2)
+
+
+def test_the_report_and_the_signals_page_show_their_figures_alike(
+    ledger, login, manager
+):
+    mailing, attempt = ledger
+    http = login(manager)
+
+    pages = {
+        "report": http.get(f"/admin/reports/mailing/{mailing.pk}/"),
+        "attempt": http.get(f"/admin/reports/attempt/{attempt.pk}/"),
+        "signals": http.get("/admin/reports/signals/"),
+    }
+
+    for name, page in pages.items():
+        assert FIGURES in [t.name for t in page.templates], name
+        html = page.content.decode()
+        assert html.count('class="report-figures') == 1, name
+        # The site-wide figures count what was handled in the last 30 days.
+        recipients = "9" if name == "signals" else "10"
+        assert _figure(html, "Recipients") == (recipients, ""), name
+        assert _figure(html, "Hard bounces") == ("2", "25.00 %"), name
+        assert _figure(html, "Opened (unique)") == ("4", "50.00 %"), name
+        assert _figure(html, "Unsubscribed") == ("1", "12.50 %"), name
+
+
+def _report_buttons(user, mailing, attempt) -> dict[str, bool]:
+    """Whether the mailing's and the attempt's pages offer `user` the Report button."""
+    shown = {}
+    for model, obj in ((Mailing, mailing), (Attempt, attempt)):
+        model_admin: Any = admin.site._registry[model]  # Unfold's ModelAdmin
+        request = RequestFactory().get("/")
+        request.user = user
+        names = [
+            a.action_name for a in model_admin.get_actions_detail(request, str(obj.pk))
+        ]
+        shown[model.__name__] = any(name.endswith("_report_detail") for name in names)
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("who", "shown"),
+    [
+        ("alice", True),
+        ("manager", True),
+        ("superuser", True),
+        ("bob", False),
+        ("editor", False),
+    ],
+)
+def test_the_report_button_is_offered_to_who_may_see_the_report(
+    ledger, who, shown, request
+):
+    mailing, attempt = ledger
+
+    buttons = _report_buttons(request.getfixturevalue(who), mailing, attempt)
+
+    assert buttons == {"Mailing": shown, "Attempt": shown}
+
+
+@pytest.mark.parametrize("who", ["alice", "manager"])
+def test_the_owner_and_a_manager_see_the_report_buttons(ledger, login, who, request):
+    mailing, attempt = ledger
+    http = login(request.getfixturevalue(who))
+
+    pages = {
+        f"/admin/mailings/mailing/{mailing.pk}/report/": http.get(
+            f"/admin/mailings/mailing/{mailing.pk}/change/"
+        ),
+        f"/admin/mailings/attempt/{attempt.pk}/report/": http.get(
+            f"/admin/mailings/attempt/{attempt.pk}/change/"
+        ),
+    }
+
+    for button, page in pages.items():
+        assert page.status_code == 200
+        assert button in page.content.decode()
+
+
+def test_the_report_action_refuses_who_may_not_see_the_report(ledger, login, bob):
+    mailing, attempt = ledger
+    http = login(bob)
+
+    for model, pk in (("mailing", mailing.pk), ("attempt", attempt.pk)):
+        existing = http.get(f"/admin/mailings/{model}/{pk}/report/")
+        missing = http.get(f"/admin/mailings/{model}/{pk + 1000}/report/")
+        # Refused alike: whether the object exists is not told.
+        assert existing.status_code == missing.status_code == 403, model
