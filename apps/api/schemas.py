@@ -319,6 +319,9 @@ class ListOut(Schema):
     is_public: bool
     double_opt_in: bool
     uuid: str
+    # Kept exact by the database on every subscription change (read, never written).
+    subscriber_count: int
+    unconfirmed_count: int
     created_at: datetime
     updated_at: datetime
 

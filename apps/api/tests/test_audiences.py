@@ -52,6 +52,32 @@ def test_subscribing_without_double_opt_in_joins_at_once(alice, api_as, alices_l
 
 
 @pytest.mark.smtp
+def test_a_list_reads_its_subscribed_and_unconfirmed_counts(
+    alice, api_as, alices_list, smtp_sink, django_capture_on_commit_callbacks
+):
+    api = api_as(alice)
+    assert api.get(f"lists/{alices_list.pk}").json()["subscriber_count"] == 0
+    # A client alice has shows on the list as unconfirmed until they confirm (an
+    # unknown address is written only once confirmed).
+    ClientFactory(owner=alice, email="b@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        for email, confirm in (("a@example.org", False), ("b@example.org", True)):
+            api.post(
+                f"lists/{alices_list.pk}/subscribe",
+                {"email": email, "double_opt_in": confirm},
+            )
+    listed = api.get("lists").json()["items"][0]
+    assert (listed["subscriber_count"], listed["unconfirmed_count"]) == (1, 1)
+    api.post(f"lists/{alices_list.pk}/unsubscribe", {"email": "a@example.org"})
+    one = api.get(f"lists/{alices_list.pk}").json()
+    assert (one["subscriber_count"], one["unconfirmed_count"]) == (0, 1)
+    # Read-only: a client cannot set them.
+    patched = api.patch(f"lists/{alices_list.pk}", {"subscriber_count": 99})
+    assert patched.status_code in (200, 422)
+    assert ClientList.objects.get(pk=alices_list.pk).subscriber_count == 0
+
+
+@pytest.mark.smtp
 def test_subscribing_with_double_opt_in_waits_for_the_mailed_link(
     alice, api_as, alices_list, smtp_sink, django_capture_on_commit_callbacks
 ):
