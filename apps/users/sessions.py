@@ -14,10 +14,18 @@ derived from the class name, and keeping it lets the rows copied from
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
+
+if TYPE_CHECKING:
+    from apps.users.models import UserSession
+
+    # The stubs make Django's store generic in its model; at run time it is not.
+    _DBStore = DBStore[UserSession]
+else:
+    _DBStore = DBStore
 
 
 def user_id_of(data: dict[str, Any]) -> int | None:
@@ -28,19 +36,19 @@ def user_id_of(data: dict[str, Any]) -> int | None:
         return None
 
 
-class SessionStore(DBStore):
+class SessionStore(_DBStore):
     @classmethod
-    def get_model_class(cls) -> type[Any]:
+    def get_model_class(cls) -> type[UserSession]:
         from apps.users.models import UserSession
 
         return UserSession
 
-    def create_model_instance(self, data: dict[str, Any]) -> Any:
+    def create_model_instance(self, data: dict[str, Any]) -> UserSession:
         obj = super().create_model_instance(data)
         obj.user_id = user_id_of(data)
         return obj
 
-    async def acreate_model_instance(self, data: dict[str, Any]) -> Any:
+    async def acreate_model_instance(self, data: dict[str, Any]) -> UserSession:
         # Django's async save builds the row itself rather than via the sync method.
         obj = await super().acreate_model_instance(data)
         obj.user_id = user_id_of(data)
