@@ -2,6 +2,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -111,3 +112,25 @@ class User(AbstractUser):
             and not self.is_blocked
             and (self.email_confirmed or self.is_superuser)
         )
+
+
+class UserSession(AbstractBaseSession):
+    """A session row that also says whose it is (the engine: apps/users/sessions.py).
+
+    ``user_id`` is filled from the session's data on every save (see
+    ``apps.users.sessions.SessionStore``), so ending someone's sessions is an indexed
+    query instead of decoding every session of the site. NULL for anonymous visitors.
+
+    A plain integer, not a foreign key: the session is saved on most requests, and a
+    key would make that write fail (a 500) when the account was deleted meanwhile; a
+    deleted account's session is already anonymous (auth finds no user) and expires,
+    and account ids are never reused (PostgreSQL sequences, SQLite AUTOINCREMENT).
+    """
+
+    user_id = models.BigIntegerField(_("user id"), null=True, blank=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls) -> type[Any]:
+        from apps.users.sessions import SessionStore
+
+        return SessionStore

@@ -1,7 +1,7 @@
 import pytest
-from django.contrib.sessions.models import Session
 from django.test import Client
 
+from apps.users.models import UserSession as Session
 from apps.users.services import user_block, user_unblock
 from tests.factories import PASSWORD
 
@@ -68,6 +68,7 @@ def test_blocking_deletes_the_persons_sessions_so_unblocking_does_not_revive_the
     user_unblock(user=alice, actor=manager)
 
     assert Session.objects.count() == sessions_before - 2
+    assert not Session.objects.filter(user_id=alice.pk).exists()
     for browser in alices_browsers:
         response = browser.get("/admin/")
         assert response.status_code == 302
