@@ -9,6 +9,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
+from apps.blog.services import post_content_sanitize
 from apps.blog.templatetags.blog_dashboard import editor_dashboard
 from apps.home.selectors import dashboard_statistics
 from tests.factories import PostFactory
@@ -41,3 +42,16 @@ def test_the_blog_panel_tag_answers_editors_only(persona, shown, request):
     panel = editor_dashboard({"request": http_request})
 
     assert (panel is not None) is shown
+
+
+# --- the post sanitiser drops a script with its content ----------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["<script>alert(1)</script>", "<svg><script>alert(1)</script></svg>"],
+)
+def test_a_posts_script_goes_with_its_content_not_left_as_text(payload):
+    cleaned = post_content_sanitize(f"<p>Hello</p>{payload}")
+
+    assert "alert" not in cleaned and "Hello" in cleaned
