@@ -59,3 +59,31 @@ def test_the_same_post_with_ones_own_target_or_sender_is_accepted(alice, login, 
 
     assert response.status_code == 302, field_errors(response, field)
     assert Mailing.objects.filter(owner=alice).exists()
+
+
+# --- bulk delete: what the person may delete, not merely see -----------------------
+
+
+def test_the_bulk_delete_spares_a_client_whose_delete_permission_was_taken_away(
+    alice, login
+):
+    from guardian.utils import get_user_obj_perms_model
+
+    from apps.mailings.models import Client
+    from apps.mailings.tests.test_bulk_delete import CLIENTS, add_clients
+
+    keep, *others = add_clients(alice, 3)
+    get_user_obj_perms_model(Client).objects.filter(
+        content_object_id=keep, permission__codename="delete_client"
+    ).delete()
+
+    login(alice).post(
+        CLIENTS,
+        {
+            "action": "delete_selected",
+            "_selected_action": [keep, *others],
+            "post": "yes",
+        },
+    )
+
+    assert list(Client.objects.values_list("pk", flat=True)) == [keep]
