@@ -29,7 +29,7 @@ OWNED_MODELS = (Client, Message, Mailing, Attempt, ClientList, Segment)
 
 def _objects_of(owner) -> None:
     client = ClientFactory(owner=owner)
-    mailing = MailingFactory(owner=owner, clients=[client])
+    mailing = MailingFactory.create(owner=owner, clients=[client])
     now = timezone.now()
     attempt = Attempt.objects.create(
         mailing=mailing, attempted_at=now, finished_at=now, status="success"
