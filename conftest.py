@@ -35,6 +35,21 @@ def superuser(db):
 
 
 @pytest.fixture
+def everyone(alice, bob, manager, editor, superuser) -> dict:
+    """The permission matrix's people by role name (anonymous: Django's)."""
+    from django.contrib.auth.models import AnonymousUser
+
+    return {
+        "alice": alice,
+        "bob": bob,
+        "manager": manager,
+        "editor": editor,
+        "superuser": superuser,
+        "anonymous": AnonymousUser(),
+    }
+
+
+@pytest.fixture
 def login(db):
     """login(user) -> a test client logged in as that user."""
 

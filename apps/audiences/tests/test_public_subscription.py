@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.test import Client as HttpClient
 from django.urls import reverse
 
-from apps.audiences import public
+from apps.audiences import public, public_services
 from apps.audiences.models import ClientList, Subscription, Suppression
 from apps.core import permissions
 from apps.mailings.models import Client
@@ -363,3 +363,35 @@ def test_the_lists_admin_page_shows_its_owner_the_snippet_to_copy(alice, login, 
     # Shown as text to copy, not as a live form inside the admin.
     assert "&lt;form action=" in body
     assert f"{url_of(news)}" in body
+
+
+# The confirmation link works once, by two checks: the link's state is compared when
+# it is read (a used link says so, even on a GET), and again by the conditional
+# UPDATE that confirms (two confirmations racing past the first check do not both
+# win). Each alone kept the tests above green (hand-made mutations, docs/guards.md).
+def test_a_used_confirmation_link_is_refused_when_opened_again(client, news):
+    token = public_services.confirmation_token(news, "ann@example.org", "Ann")
+    link = reverse("audiences:confirm", args=[token])
+    assert public_services.subscription_confirm(token=token) is not None
+
+    assert public_services.request_from_token(token) is None
+    assert client.get(link).status_code == 400
+
+
+def test_of_two_confirmations_racing_past_the_first_check_only_one_wins(
+    news, monkeypatch
+):
+    token = public_services.confirmation_token(news, "ann@example.org", "Ann")
+    # Both requests read the link before either confirmed it.
+    read_before = public_services.request_from_token(token)
+    assert read_before is not None
+    first = public_services.subscription_confirm(token=token)
+    assert first is not None
+    monkeypatch.setattr(
+        public_services, "request_from_token", lambda token: read_before
+    )
+
+    second = public_services.subscription_confirm(token=token)
+
+    assert second is None
+    assert Subscription.objects.get(client_list=news).confirmed_at == first.confirmed_at

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -40,17 +39,10 @@ def _objects_of(owner) -> None:
 
 
 @pytest.fixture
-def people(alice, bob, manager, editor, superuser):
+def people(everyone, alice, bob):
     _objects_of(alice)
     _objects_of(bob)
-    return {
-        "alice": alice,
-        "bob": bob,
-        "manager": manager,
-        "editor": editor,
-        "superuser": superuser,
-        "anonymous": AnonymousUser(),
-    }
+    return everyone
 
 
 @pytest.mark.parametrize("role", ["alice", "bob", "manager", "editor", "superuser"])

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import AnonymousUser
 from django.db.models import Model
 from django.test import RequestFactory
 from django.utils import timezone
@@ -110,15 +109,8 @@ def _run(mailing: Mailing, email: str) -> tuple[Attempt, Delivery]:
 
 
 @pytest.fixture
-def people(alice, bob, manager, editor, superuser) -> dict:
-    return {
-        "alice": alice,
-        "bob": bob,
-        "manager": manager,
-        "editor": editor,
-        "superuser": superuser,
-        "anonymous": AnonymousUser(),
-    }
+def people(everyone) -> dict:
+    return everyone
 
 
 @pytest.fixture

@@ -190,3 +190,31 @@ def test_the_redis_buffer_keeps_every_hit(settings, delivery):
     assert tracking.flush(batch=100) == 250
     assert Engagement.objects.count() == 250
     assert len(buffer) == 0
+
+
+# Guards found untested by hand-made mutations (docs/guards.md): the open pixel's
+# token is signed like the click's; a click goes only to the message's own link.
+def test_an_open_token_with_a_made_up_signature_or_delivery_is_404(client, delivery):
+    good = tracking.open_token(delivery.attempt_id, delivery.pk)
+    attempt, row, mac = good.split(".")
+    forged = [
+        f"{attempt}.{row}.{'0' * len(mac)}",
+        f"{attempt}.{int(row, 16) + 1:x}.{mac}",
+    ]
+
+    assert client.get(f"/t/o/{good}.gif").status_code == 200
+    for token in forged:
+        assert client.get(f"/t/o/{token}.gif").status_code == 404, token
+    assert tracking.flush() == 1  # the genuine open only
+
+
+@pytest.mark.parametrize("name", ["url", "next", "u", "to", "redirect", "r"])
+def test_a_click_goes_to_the_messages_link_whatever_else_the_address_says(
+    client, delivery, name
+):
+    token = tracking.click_token(delivery.attempt_id, delivery.pk, 0)
+
+    response = client.get(f"/t/c/{token}/", {name: "https://evil.example/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == LINKS[0]

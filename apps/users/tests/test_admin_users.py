@@ -46,19 +46,12 @@ def user_url(view: str, *args) -> str:
 
 
 @pytest.fixture
-def people(alice, bob, manager, editor, superuser):
+def people(everyone):
     carol = UserFactory(
         email="carol@example.com", first_name="Carol", group=roles.USERS
     )
-    return {
-        "alice": alice,
-        "bob": bob,
-        "manager": manager,
-        "editor": editor,
-        "superuser": superuser,
-        "anonymous": None,
-        "carol": carol,
-    }
+    # Anonymous here: no login at all.
+    return {**everyone, "anonymous": None, "carol": carol}
 
 
 def blocked(user) -> bool:
