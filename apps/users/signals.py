@@ -2,7 +2,7 @@ from django.db.models.signals import post_migrate
 
 
 def ensure_groups(sender, using: str = "default", **kwargs) -> None:
-    """Keep the three groups (and the daily purge) present after migrate and flush.
+    """Keep the three groups (and the daily clean-ups) present after migrate and flush.
 
     The data migration creates them on a fresh database; a flush (transactional tests,
     `manage.py flush`) empties the table and re-sends only ``post_migrate``, which
@@ -14,19 +14,29 @@ def ensure_groups(sender, using: str = "default", **kwargs) -> None:
     ensure_purge_schedule(using=using)
 
 
+# Daily clean-ups: schedule name → task.
+DAILY = {
+    # Registrations nobody confirmed.
+    "users-purge-unconfirmed": "apps.users.tasks.purge_unconfirmed_accounts",
+    # Expired sessions (Django keeps them until `clearsessions` runs).
+    "users-clear-sessions": "apps.users.tasks.clear_expired_sessions",
+}
+
+
 def ensure_purge_schedule(*, using: str = "default") -> None:
-    """The daily purge of registrations nobody confirmed (idempotent)."""
+    """The daily clean-ups' schedules (idempotent)."""
     from django_q.models import Schedule
 
-    Schedule.objects.using(using).update_or_create(
-        name="users-purge-unconfirmed",
-        defaults={
-            "func": "apps.users.tasks.purge_unconfirmed_accounts",
-            "args": None,
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-        },
-    )
+    for name, func in DAILY.items():
+        Schedule.objects.using(using).update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "args": None,
+                "schedule_type": Schedule.DAILY,
+                "repeats": -1,
+            },
+        )
 
 
 def create_groups(*, using: str = "default") -> None:

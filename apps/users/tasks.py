@@ -84,3 +84,12 @@ def purge_unconfirmed_accounts() -> int:
     if deleted:
         logger.info("Deleted %s unconfirmed registrations", deleted)
     return deleted
+
+
+def clear_expired_sessions() -> None:
+    """Daily (schedule ``users-clear-sessions``): what ``manage.py clearsessions``
+    does — expired sessions leave the session table."""
+    from importlib import import_module
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    store.clear_expired()

@@ -74,3 +74,26 @@ def test_the_cluster_purges_once_a_day():
     assert schedule.func == "apps.users.tasks.purge_unconfirmed_accounts"
     assert schedule.schedule_type == Schedule.DAILY
     assert schedule.repeats == -1
+
+
+def test_the_cluster_clears_expired_sessions_once_a_day():
+    from apps.users.models import UserSession
+
+    schedule = Schedule.objects.get(name="users-clear-sessions")
+    assert schedule.func == "apps.users.tasks.clear_expired_sessions"
+    assert schedule.schedule_type == Schedule.DAILY
+    assert schedule.repeats == -1
+
+    user = UserFactory()
+    with time_machine.travel(START, tick=False):
+        http = Client()
+        http.force_login(user, backend="apps.users.backends.EmailBackend")
+    live = Client()
+    live.force_login(user, backend="apps.users.backends.EmailBackend")
+    assert UserSession.objects.count() == 2
+
+    tasks.clear_expired_sessions()
+
+    assert list(UserSession.objects.values_list("session_key", flat=True)) == [
+        live.session.session_key
+    ]
