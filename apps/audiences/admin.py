@@ -27,7 +27,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
 
-from apps.audiences import selectors, services
+from apps.audiences import services
 from apps.audiences.forms import SegmentForm, SuppressionFileForm, list_name_to_id
 from apps.audiences.models import ClientList, Segment, Subscription, Suppression
 from apps.audiences.segments import (
@@ -74,9 +74,6 @@ class ClientListAdmin(OwnedModelAdmin[ClientList]):
     list_filter = ["is_public"]
     fields = ["name", "description", "is_public", "double_opt_in"]
     list_per_page = 50
-
-    def get_queryset(self, request: AuthenticatedHttpRequest) -> QuerySet[Any]:
-        return selectors.lists_with_counts(super().get_queryset(request))
 
     # The stored counts (apps.audiences.counters): two integers of the row.
     @display(description=_("subscribers"), ordering="subscriber_count")
@@ -156,7 +153,6 @@ class ClientListAdmin(OwnedModelAdmin[ClientList]):
 
     @display(description=_("members"))
     def members(self, obj: ClientList) -> str:
-        counts = selectors.list_counts(obj)
         # The newest members: read backwards along the primary key, so the page
         # costs the same for 100 members as for 100,000 (no sort of them all).
         first = (
@@ -166,8 +162,8 @@ class ClientListAdmin(OwnedModelAdmin[ClientList]):
         )
         url = reverse("admin:mailings_client_changelist")
         summary = gettext("%(subscribed)d subscribed, %(unconfirmed)d unconfirmed") % {
-            "subscribed": counts["subscriber_count"],
-            "unconfirmed": counts["unconfirmed_count"],
+            "subscribed": obj.subscriber_count,
+            "unconfirmed": obj.unconfirmed_count,
         }
         rows = format_html_join(
             "",

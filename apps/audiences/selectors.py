@@ -137,22 +137,6 @@ def recipient_count(targets: Targets) -> RecipientCount:
     return RecipientCount(counts["total"], counts["sendable"])
 
 
-def lists_with_counts(qs: QuerySet[ClientList]) -> QuerySet[ClientList]:
-    """Lists with their subscriber counts: the stored ``subscriber_count`` and
-    ``unconfirmed_count`` (kept exact by triggers), read with the rows — a page
-    costs the same for 10 members as for 100,000."""
-    return qs
-
-
-def list_counts(client_list: ClientList) -> dict[str, int]:
-    """One list's subscribed and unconfirmed members, as stored (no query: the
-    list's row carries them)."""
-    return {
-        "subscriber_count": client_list.subscriber_count,
-        "unconfirmed_count": client_list.unconfirmed_count,
-    }
-
-
 def client_suppressions(client: Client) -> QuerySet[Suppression]:
     """Entries that stop mail to this client: their owner's and site-wide."""
     return (
