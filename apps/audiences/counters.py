@@ -74,27 +74,31 @@ def _is(column: str, status: str) -> str:
 
 _COUNTED = f"('{SUBSCRIBED}', '{UNCONFIRMED}')"
 
+
+def _sqlite_move(row: str, sign: str) -> str:
+    """The UPDATE that adds (+) or takes (-) the `row` (NEW or OLD) to its list."""
+    subscribed = _is(f"{row}.status", SUBSCRIBED)
+    unconfirmed = _is(f"{row}.status", UNCONFIRMED)
+    return f"""
+        UPDATE {LISTS}
+        SET subscriber_count = subscriber_count {sign} {subscribed},
+            unconfirmed_count = unconfirmed_count {sign} {unconfirmed}
+        WHERE id = {row}.client_list_id;"""
+
+
 _SQLITE = [
     f"""
     CREATE TRIGGER audiences_subscription_counts_insert
     AFTER INSERT ON {SUBSCRIPTIONS}
     WHEN NEW.status IN {_COUNTED}
-    BEGIN
-        UPDATE {LISTS}
-        SET subscriber_count = subscriber_count + {_is("NEW.status", SUBSCRIBED)},
-            unconfirmed_count = unconfirmed_count + {_is("NEW.status", UNCONFIRMED)}
-        WHERE id = NEW.client_list_id;
+    BEGIN{_sqlite_move("NEW", "+")}
     END
     """,
     f"""
     CREATE TRIGGER audiences_subscription_counts_delete
     AFTER DELETE ON {SUBSCRIPTIONS}
     WHEN OLD.status IN {_COUNTED}
-    BEGIN
-        UPDATE {LISTS}
-        SET subscriber_count = subscriber_count - {_is("OLD.status", SUBSCRIBED)},
-            unconfirmed_count = unconfirmed_count - {_is("OLD.status", UNCONFIRMED)}
-        WHERE id = OLD.client_list_id;
+    BEGIN{_sqlite_move("OLD", "-")}
     END
     """,
     f"""
@@ -102,15 +106,7 @@ _SQLITE = [
     AFTER UPDATE OF status, client_list_id ON {SUBSCRIPTIONS}
     WHEN (OLD.status IS NOT NEW.status OR OLD.client_list_id IS NOT NEW.client_list_id)
         AND (OLD.status IN {_COUNTED} OR NEW.status IN {_COUNTED})
-    BEGIN
-        UPDATE {LISTS}
-        SET subscriber_count = subscriber_count - {_is("OLD.status", SUBSCRIBED)},
-            unconfirmed_count = unconfirmed_count - {_is("OLD.status", UNCONFIRMED)}
-        WHERE id = OLD.client_list_id;
-        UPDATE {LISTS}
-        SET subscriber_count = subscriber_count + {_is("NEW.status", SUBSCRIBED)},
-            unconfirmed_count = unconfirmed_count + {_is("NEW.status", UNCONFIRMED)}
-        WHERE id = NEW.client_list_id;
+    BEGIN{_sqlite_move("OLD", "-")}{_sqlite_move("NEW", "+")}
     END
     """,
     f"""
