@@ -42,33 +42,41 @@ def user_id_of(session_data: str) -> tuple[bool, int | None]:
         return True, None
 
 
-def move_sessions_in(apps, schema_editor):
-    Session = apps.get_model("sessions", "Session")
-    UserSession = apps.get_model("users", "UserSession")
-    db = schema_editor.connection.alias
+def copy_live(source, db, build, write):
+    """Hand the live rows of `source` to `write` in batches, each made by
+    `build(key, data, expire_date)` (None: left behind)."""
     rows = (
-        Session.objects.using(db)
+        source.objects.using(db)
         .filter(expire_date__gt=timezone.now())
         .values_list("session_key", "session_data", "expire_date")
         .order_by()
     )
     batch = []
     for key, data, expire_date in rows.iterator(chunk_size=BATCH):
+        row = build(key, data, expire_date)
+        if row is None:
+            continue
+        batch.append(row)
+        if len(batch) >= BATCH:
+            write(batch)
+            batch = []
+    write(batch)
+
+
+def move_sessions_in(apps, schema_editor):
+    Session = apps.get_model("sessions", "Session")
+    UserSession = apps.get_model("users", "UserSession")
+    db = schema_editor.connection.alias
+
+    def build(key, data, expire_date):
         readable, user_id = user_id_of(data)
         if not readable:
-            continue
-        batch.append(
-            UserSession(
-                session_key=key,
-                session_data=data,
-                expire_date=expire_date,
-                user_id=user_id,
-            )
+            return None
+        return UserSession(
+            session_key=key, session_data=data, expire_date=expire_date, user_id=user_id
         )
-        if len(batch) >= BATCH:
-            UserSession.objects.using(db).bulk_create(batch)
-            batch = []
-    UserSession.objects.using(db).bulk_create(batch)
+
+    copy_live(Session, db, build, UserSession.objects.using(db).bulk_create)
     Session.objects.using(db).all().delete()
 
 
@@ -76,21 +84,11 @@ def move_sessions_out(apps, schema_editor):
     Session = apps.get_model("sessions", "Session")
     UserSession = apps.get_model("users", "UserSession")
     db = schema_editor.connection.alias
-    rows = (
-        UserSession.objects.using(db)
-        .filter(expire_date__gt=timezone.now())
-        .values_list("session_key", "session_data", "expire_date")
-        .order_by()
-    )
-    batch = []
-    for key, data, expire_date in rows.iterator(chunk_size=BATCH):
-        batch.append(
-            Session(session_key=key, session_data=data, expire_date=expire_date)
-        )
-        if len(batch) >= BATCH:
-            put_back(Session, db, batch)
-            batch = []
-    put_back(Session, db, batch)
+
+    def build(key, data, expire_date):
+        return Session(session_key=key, session_data=data, expire_date=expire_date)
+
+    copy_live(UserSession, db, build, lambda batch: put_back(Session, db, batch))
 
 
 def put_back(Session, db, batch):
